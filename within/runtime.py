@@ -1,0 +1,107 @@
+"""Connecting to Ray and running work on it.
+
+A job starts a local Ray unless it is given an address (``auto`` or
+``ray://host:port``). Code that needs parallel work calls :func:`run_tasks`,
+which uses Ray when it is running and this process otherwise, so models and
+their tests also work without a cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Task:
+    """A callable to run with its arguments and the resources it needs."""
+
+    fn: Callable[..., Any]
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    num_cpus: float = 1
+    num_gpus: float = 0
+    name: str = ""
+
+
+def ray_is_running() -> bool:
+    import ray
+
+    return ray.is_initialized()
+
+
+@contextlib.contextmanager
+def ray_session(address: Optional[str] = None, *, num_cpus: Optional[int] = None,
+                num_gpus: Optional[float] = None) -> Iterator[None]:
+    """Run the body with Ray connected; stop Ray afterwards only if we started it."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
+    if address:
+        kwargs["address"] = address
+        logger.info("Connecting to the Ray cluster at %s", address)
+    else:
+        kwargs.update(include_dashboard=False, num_cpus=num_cpus, num_gpus=num_gpus)
+        # Workers must import the same code as the driver; outside an installed
+        # package (a source checkout on PYTHONPATH) Ray would not find it.
+        logger.info("Starting a local Ray (%s CPUs)", num_cpus or os.cpu_count())
+    ray.init(**kwargs)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def run_tasks(tasks: list[Task]) -> list[Any]:
+    """Run ``tasks`` and return their results in order.
+
+    As Ray tasks with their declared resources when Ray is running, one after the
+    other in this process otherwise. An exception in a task is raised here.
+    """
+    if not tasks:
+        return []
+    if not ray_is_running():
+        results = []
+        for task in tasks:
+            logger.debug("Running %s in this process", task.name or task.fn.__name__)
+            results.append(task.fn(*task.args, **task.kwargs))
+        return results
+
+    import ray
+
+    refs = []
+    for task in tasks:
+        remote = ray.remote(task.fn).options(
+            num_cpus=task.num_cpus, num_gpus=task.num_gpus,
+            name=task.name or task.fn.__name__)
+        refs.append(remote.remote(*task.args, **task.kwargs))
+    logger.debug("Submitted %d Ray tasks", len(refs))
+    try:
+        return ray.get(refs)
+    except ray.exceptions.RayTaskError as exc:
+        # Re-raise the task's own exception so users see their error, not Ray's
+        # wrapper around it.
+        cause = exc.as_instanceof_cause()
+        raise cause from None
+
+
+def torch_device(preferred: str = "auto") -> str:
+    """``cuda`` when asked for or available (``auto``), else ``cpu``."""
+    import torch
+
+    if preferred == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if preferred == "cuda" and not torch.cuda.is_available():
+        from within.errors import ConfigError
+
+        raise ConfigError("model.params.device", 'device "cuda" was asked for but no '
+                          'CUDA device is visible; use "auto" or "cpu"')
+    return preferred
