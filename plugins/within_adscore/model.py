@@ -158,8 +158,11 @@ class AdScorePredictor(within.Model):
                         "seconds": round(network_result["seconds"], 2),
                         "device": network_result["device"], "sizes": self.network_sizes},
             "validation_log_loss": {
-                name: binomial_loss(margins[:, k], valid_targets)
-                for k, name in enumerate(self.MEMBERS)},
+                **{name: binomial_loss(margins[:, k], valid_targets)
+                   for k, name in enumerate(self.MEMBERS)},
+                "hybrid": binomial_loss(
+                    logit(np.clip(self.calibrator.probability(blended), 1e-12,
+                                  1 - 1e-12)), valid_targets)},
         }
         logger.info("Ensemble weights %s, intercept %.3f, calibration %s",
                     self.report["weights"], self.intercept, self.calibrator.to_json())

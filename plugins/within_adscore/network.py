@@ -160,9 +160,9 @@ def train_network(train: NetworkInputs, train_targets: Targets,
     x_valid = _tensors(validation, device)
 
     def targets_on(t: Targets):
-        groups = None if t.groups is None else torch.as_tensor(t.groups, device=device)
-        return (torch.as_tensor(t.successes, dtype=torch.float32, device=device),
-                torch.as_tensor(t.trials, dtype=torch.float32, device=device), groups)
+        groups = None if t.groups is None else torch.tensor(t.groups, device=device)
+        return (torch.tensor(t.successes, dtype=torch.float32, device=device),
+                torch.tensor(t.trials, dtype=torch.float32, device=device), groups)
 
     y_train = targets_on(train_targets)
     y_valid = targets_on(validation_targets)
