@@ -131,7 +131,7 @@ def fitted(upworthy_slice, upworthy_schema):
     split = split_by_group(upworthy_slice, "clickability_test_id", validation=0.2,
                            test=0.2, seed=0)
     params = AdScorePredictor.Params.model_validate(
-        {"network": {"epochs": 2}, "booster": {"n_estimators": 30}})
+        {"network": {"epochs": 2, "seeds": 2}, "booster": {"n_estimators": 30}})
     model = AdScorePredictor(params, upworthy_schema)
     model.fit(split.train, split.validation, within.FitContext(seed=0))
     return model, split
@@ -253,3 +253,26 @@ def test_score_file_writes_rows_with_a_score_column(saved, tmp_path):
                                rtol=1e-6)
     with pytest.raises(DataError, match='already has a column "score"'):
         score_file(path, out, tmp_path / "again.csv")
+
+
+def synthetic(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=rows)
+    colour = rng.choice(["red", "green", "blue"], size=rows)
+    logit = -1 + 1.5 * x + (colour == "red") * 1.0
+    return pd.DataFrame({"x": x, "colour": colour,
+                         "y": (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)})
+
+
+def test_adscore_fits_a_binary_target_without_text_or_groups():
+    schema = within.FeatureSchema(numeric=["x"], categorical=["colour"], target="y")
+    train, validation, test = (schema.prepare(synthetic(n, s), need_outcome=True,
+                                              source="synthetic")
+                               for n, s in ((3000, 0), (1000, 1), (2000, 2)))
+    params = AdScorePredictor.Params.model_validate({"network": {"epochs": 5}})
+    model = AdScorePredictor(params, schema).fit(train, validation, within.FitContext())
+    scores = model.predict(test)
+    truth = 1 / (1 + np.exp(-(-1 + 1.5 * test["x"] + (test["colour"] == "red"))))
+    # The signal is strong and simple: the model must recover it closely.
+    assert np.corrcoef(scores, truth)[0, 1] > 0.97
+    assert abs(scores.mean() - test["y"].mean()) < 0.03

@@ -153,3 +153,15 @@ def test_outcome_of_a_weighted_binary_target():
     outcome = schema.outcome(schema.prepare(data, need_outcome=True, source="d"))
     assert outcome.successes.tolist() == [2.0, 0.0]
     assert outcome.trials.tolist() == [2.0, 3.0]
+
+
+def test_prepare_refuses_infinite_numbers():
+    with pytest.raises(DataError, match='schema.numeric\\[0\\]: column "n" has 1 infinite'):
+        SCHEMA.prepare(frame(n=[1.0, np.inf, 2.0]), need_outcome=False, source="d")
+
+
+def test_integer_category_codes_match_whether_read_as_int_or_float():
+    as_int = SCHEMA.prepare(frame(c=[7, 8, 7]), need_outcome=False, source="d")
+    as_float = SCHEMA.prepare(frame(c=[7.0, np.nan, 7.0]), need_outcome=False, source="d")
+    assert as_int["c"].tolist() == ["7", "8", "7"]
+    assert as_float["c"].tolist() == ["7", MISSING_CATEGORY, "7"]

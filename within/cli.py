@@ -44,7 +44,7 @@ def print_table(models: dict[str, dict], title: str = "held-out test rows") -> N
             if value is None:
                 cells.append("-")
             elif isinstance(value, float):
-                cells.append(f"{value:.4f}" if abs(value) < 1000 else f"{value:.0f}")
+                cells.append(f"{value:.5f}" if abs(value) < 1000 else f"{value:.0f}")
             else:
                 cells.append(str(value))
         table.add_row(name, *cells)

@@ -130,11 +130,15 @@ class FeatureSchema(StrictModel):
         out = {}
         for column in self.numeric:
             out[column] = _numeric(frame[column], self.field_of(column), column)
+            infinite = np.isinf(out[column].to_numpy())
+            if infinite.any():
+                raise DataError(
+                    f'{self.field_of(column)}: column "{column}" has {int(infinite.sum())} '
+                    f"infinite values (first row {int(np.flatnonzero(infinite)[0])}); "
+                    "use NaN for a missing value")
         for column in self.categorical:
-            values = frame[column]
-            as_text = values.astype("object").where(values.notna(), None)
             out[column] = pd.Series(
-                [MISSING_CATEGORY if v is None else str(v) for v in as_text],
+                [_category_label(v) for v in frame[column].astype("object")],
                 index=frame.index, dtype=object)
         for column in self.text:
             values = frame[column]
@@ -231,6 +235,19 @@ class Outcome:
     @property
     def rate(self) -> np.ndarray:
         return self.successes / self.trials
+
+
+def _category_label(value) -> str:
+    """A category's label, the same however the file stored it.
+
+    Integer codes read as floats (a CSV column with a gap becomes float64) are
+    written without the ``.0``, so ``7`` and ``7.0`` are one category.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return MISSING_CATEGORY
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _numeric(values: pd.Series, field: str, column: str) -> pd.Series:

@@ -6,6 +6,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, softmax
 
+from within.calibration import fit_platt
 from within_adscore.objective import Targets, binomial_loss
 
 
@@ -48,9 +49,8 @@ class Calibrator:
         if method == "none":
             return cls(method, {})
         if method == "platt":
-            result = minimize(lambda ab: binomial_loss(ab[0] * logit + ab[1], targets),
-                              np.array([1.0, 0.0]), method="L-BFGS-B")
-            return cls(method, {"scale": float(result.x[0]), "shift": float(result.x[1])})
+            scale, shift = fit_platt(logit, targets.successes, targets.trials)
+            return cls(method, {"scale": scale, "shift": shift})
         if method == "isotonic":
             from sklearn.isotonic import IsotonicRegression
 

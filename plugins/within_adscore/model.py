@@ -55,9 +55,12 @@ class NetworkParams(within.StrictModel):
     patience: int = pydantic.Field(4, gt=0)
     batch_groups: int = pydantic.Field(32, gt=0, description="Groups per batch.")
     learning_rate: float = pydantic.Field(2e-3, gt=0)
-    weight_decay: float = pydantic.Field(1e-4, ge=0)
-    dropout: float = pydantic.Field(0.2, ge=0, lt=1)
+    weight_decay: float = pydantic.Field(1e-3, ge=0)
+    dropout: float = pydantic.Field(0.4, ge=0, lt=1)
     within_group_weight: float = pydantic.Field(1.0, ge=0)
+    seeds: int = pydantic.Field(
+        6, ge=1, le=16, description="Networks trained from different seeds, each as "
+        "its own Ray task; their logits are averaged.")
     device: Device = "auto"
 
 
@@ -128,20 +131,24 @@ class AdScorePredictor(within.Model):
                                      '"cuda" was asked for but no GPU is visible; use '
                                      '"auto" or "cpu"')
         context.progress("training members")
-        booster_result, network_result = context.run_tasks([
+        network_train = self.encoder.network_inputs(train)
+        network_valid = self.encoder.network_inputs(validation)
+        booster_result, *network_results = context.run_tasks([
             Task(train_booster, name="train_xgboost", num_cpus=1, args=(
                 self.encoder.tree_frame(train), train_targets,
                 self.encoder.tree_frame(validation), valid_targets, params.booster,
                 self.base_logit, context.seed)),
-            Task(train_network, name="train_network", num_cpus=1,
-                 num_gpus=1 if gpus else 0, args=(
-                     self.encoder.network_inputs(train), train_targets,
-                     self.encoder.network_inputs(validation), valid_targets,
-                     self.network_sizes, params.network, self.base_logit,
-                     context.seed, network_device)),
+            *(Task(train_network, name=f"train_network_{k}", num_cpus=1,
+                   # Several small networks share one GPU.
+                   num_gpus=(1 / params.network.seeds) if gpus else 0, args=(
+                       network_train, train_targets, network_valid, valid_targets,
+                       self.network_sizes, params.network, self.base_logit,
+                       context.seed + k, network_device))
+              for k in range(params.network.seeds)),
         ])
         self.booster = BoosterMember(booster_result["model"], self.base_logit)
-        self.network = NetworkMember(self.network_sizes, network_result["state"])
+        self.network = NetworkMember(self.network_sizes,
+                                     [result["state"] for result in network_results])
 
         context.progress("fitting ensemble weights and calibration")
         margins = self._member_margins(validation)
@@ -154,9 +161,10 @@ class AdScorePredictor(within.Model):
             "calibration": self.calibrator.to_json(),
             "xgboost": {"rounds": booster_result["rounds"],
                         "seconds": round(booster_result["seconds"], 2)},
-            "network": {"best_epoch": network_result["epoch"],
-                        "seconds": round(network_result["seconds"], 2),
-                        "device": network_result["device"], "sizes": self.network_sizes},
+            "network": {"best_epochs": [r["epoch"] for r in network_results],
+                        "seconds": round(sum(r["seconds"] for r in network_results), 2),
+                        "device": network_results[0]["device"],
+                        "sizes": self.network_sizes},
             "validation_log_loss": {
                 **{name: binomial_loss(margins[:, k], valid_targets)
                    for k, name in enumerate(self.MEMBERS)},
@@ -200,9 +208,7 @@ class AdScorePredictor(within.Model):
 
     def save(self, folder: Path) -> list[str]:
         (folder / "xgboost.ubj").write_bytes(bytes(self.booster.booster.save_raw("ubj")))
-        state = {k: v.detach().cpu().numpy()
-                 for k, v in self.network.model.state_dict().items()}
-        save_file(state, str(folder / "network.safetensors"))
+        save_file(self.network.state(), str(folder / "network.safetensors"))
         _write_json(folder / "encoder.json", self.encoder.to_json())
         _write_json(folder / "ensemble.json", {
             "members": list(self.MEMBERS), "weights": self.weights.tolist(),
@@ -222,8 +228,8 @@ class AdScorePredictor(within.Model):
         model.booster = BoosterMember((folder / "xgboost.ubj").read_bytes(),
                                       model.base_logit)
         model.network_sizes = ensemble["network_sizes"]
-        model.network = NetworkMember(model.network_sizes,
-                                      load_file(str(folder / "network.safetensors")))
+        model.network = NetworkMember.from_state(
+            model.network_sizes, load_file(str(folder / "network.safetensors")))
         model.weights = np.asarray(ensemble["weights"])
         model.intercept = ensemble["intercept"]
         model.calibrator = Calibrator.from_json(ensemble["calibration"])

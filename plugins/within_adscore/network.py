@@ -212,15 +212,31 @@ def train_network(train: NetworkInputs, train_targets: Targets,
 
 
 class NetworkMember:
-    """A fitted network ready to score encoded inputs."""
+    """Fitted networks ready to score encoded inputs; their logits are averaged."""
 
-    def __init__(self, sizes: dict, state: dict[str, np.ndarray], device: str = "cpu",
-                 batch_rows: int = 8192):
-        self.model = AdScoreNetwork(sizes, dropout=0.0, base_logit=0.0)
-        self.model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
-        self.model.to(device).eval()
+    def __init__(self, sizes: dict, states: list[dict[str, np.ndarray]],
+                 device: str = "cpu", batch_rows: int = 8192):
+        self.models = []
+        for state in states:
+            model = AdScoreNetwork(sizes, dropout=0.0, base_logit=0.0)
+            model.load_state_dict({k: torch.tensor(v) for k, v in state.items()})
+            self.models.append(model.to(device).eval())
         self.device = device
         self.batch_rows = batch_rows
+
+    def state(self) -> dict[str, np.ndarray]:
+        """All weights in one flat map, keys prefixed by the network's index."""
+        return {f"{i}.{key}": value.detach().cpu().numpy()
+                for i, model in enumerate(self.models)
+                for key, value in model.state_dict().items()}
+
+    @classmethod
+    def from_state(cls, sizes: dict, flat: dict[str, np.ndarray]) -> "NetworkMember":
+        states: dict[int, dict] = {}
+        for key, value in flat.items():
+            index, name = key.split(".", 1)
+            states.setdefault(int(index), {})[name] = value
+        return cls(sizes, [states[i] for i in sorted(states)])
 
     def margin(self, inputs: NetworkInputs) -> np.ndarray:
         out = []
@@ -228,5 +244,7 @@ class NetworkMember:
             for start in range(0, len(inputs), self.batch_rows):
                 chunk = inputs.take(np.arange(start, min(start + self.batch_rows,
                                                          len(inputs))))
-                out.append(self.model(*_tensors(chunk, self.device)).float().cpu().numpy())
+                tensors = _tensors(chunk, self.device)
+                margins = [model(*tensors).float() for model in self.models]
+                out.append(torch.stack(margins).mean(dim=0).cpu().numpy())
         return np.concatenate(out) if out else np.zeros(0)
