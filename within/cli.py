@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from typing import Optional, Sequence
 
-from within.errors import WithinError
+from within.errors import Interrupted, WithinError
 
 logger = logging.getLogger("within")
 
 
 def _setup_logging(verbose: int) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
     level = logging.DEBUG if verbose else logging.INFO
-    handler = RichHandler(show_path=False, show_time=True, markup=False,
-                          rich_tracebacks=False)
+    # Logs go to stderr, so stdout holds only results (tables, paths).
+    handler = RichHandler(console=Console(stderr=True), show_path=False,
+                          show_time=True, markup=False, rich_tracebacks=False)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -44,7 +47,9 @@ def print_table(models: dict[str, dict], title: str = "held-out test rows") -> N
             if value is None:
                 cells.append("-")
             elif isinstance(value, float):
-                cells.append(f"{value:.5f}" if abs(value) < 1000 else f"{value:.0f}")
+                whole = value.is_integer() and abs(value) >= 1
+                cells.append(f"{value:.0f}" if whole or abs(value) >= 1000
+                             else f"{value:.5f}")
             else:
                 cells.append(str(value))
         table.add_row(name, *cells)
@@ -60,7 +65,12 @@ def cmd_run(args) -> int:
     from within.jobs import JOBS
 
     job = load_job(args.job, args.set or [])
-    metrics = JOBS[job.kind](job, address=args.address)
+    metrics = JOBS[job.kind](job, address=args.address, resume=args.resume)
+    if "search" in metrics:
+        search = metrics["search"]
+        print(f"Best of {search['trials']} trials ({search['finished']} finished): "
+              f"{search['metric']} {search['best'][search['metric']]:.5f} with "
+              f"{json.dumps(search['best']['config'])}")
     print_table(metrics["models"])
     print(f"Run folder: {metrics['run_dir']}")
     print(f"Model: {metrics['artifact']}")
@@ -104,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--address", default=None,
                      help="attach to a running Ray cluster ('auto' or ray://host:port); "
                      "without it a local Ray is started")
+    run.add_argument("--resume", action="store_true",
+                     help="tune jobs: continue an interrupted search")
     run.set_defaults(func=cmd_run)
 
     plugins = sub.add_parser("plugins", help="list registered plugins")
@@ -122,6 +134,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _setup_logging(args.verbose)
     try:
         return args.func(args)
+    except Interrupted as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        return 130
     except WithinError as exc:
         # A mistake the user can fix: one line, no traceback.
         print(f"error: {exc}", file=sys.stderr)

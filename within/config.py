@@ -69,10 +69,93 @@ class RaySpec(StrictModel):
     num_gpus: Optional[float] = pydantic.Field(default=None, ge=0)
 
 
+class ParamRange(StrictModel):
+    """The range one hyperparameter is searched over."""
+
+    type: Literal["uniform", "loguniform", "int", "choice"]
+    low: Optional[float] = None
+    high: Optional[float] = None
+    values: Optional[list[Any]] = None
+
+    @pydantic.model_validator(mode="after")
+    def _check_bounds(self) -> "ParamRange":
+        if self.type == "choice":
+            if not self.values:
+                raise ValueError('type "choice" needs a non-empty list under values')
+            if self.low is not None or self.high is not None:
+                raise ValueError('type "choice" takes values, not low/high')
+            return self
+        if self.values is not None:
+            raise ValueError(f'type "{self.type}" takes low and high, not values')
+        if self.low is None or self.high is None:
+            raise ValueError(f'type "{self.type}" needs both low and high')
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.type == "loguniform" and self.low <= 0:
+            raise ValueError(f"loguniform needs low > 0; got {self.low}")
+        if self.type == "int" and not (float(self.low).is_integer()
+                                       and float(self.high).is_integer()):
+            raise ValueError(f"int needs whole-number bounds; got {self.low}, {self.high}")
+        return self
+
+    def sample_values(self) -> list[Any]:
+        """Values at the edges of the range, used to check it against the plugin."""
+        if self.type == "choice":
+            return list(self.values)
+        if self.type == "int":
+            return [int(self.low), int(self.high)]
+        return [self.low, self.high]
+
+
+class SearchSpec(StrictModel):
+    algorithm: Literal["optuna", "random"] = pydantic.Field(
+        "optuna", description="optuna: Bayesian (TPE) search through Ray Tune; random: "
+        "random search, for comparison.")
+    seed: Optional[int] = None
+
+
+class SchedulerSpec(StrictModel):
+    name: Literal["asha", "none"] = "asha"
+    grace_period: int = pydantic.Field(
+        5, gt=0, description="Reports a trial makes before it can be stopped.")
+    reduction_factor: float = pydantic.Field(3, gt=1)
+
+
+class TrialResources(StrictModel):
+    cpus: float = pydantic.Field(1, gt=0)
+    gpus: float = pydantic.Field(0, ge=0, description="Fractions share one GPU.")
+
+
+class TuneSpec(StrictModel):
+    """The search of a ``kind: tune`` job."""
+
+    space: dict[str, ParamRange] = pydantic.Field(
+        description="Search ranges by YAML path, e.g. model.params.booster.max_depth.")
+    metric: str = "log_loss"
+    mode: Literal["min", "max"] = "min"
+    num_samples: int = pydantic.Field(20, gt=0)
+    max_concurrent: Optional[int] = pydantic.Field(None, gt=0)
+    time_budget_s: Optional[float] = pydantic.Field(None, gt=0)
+    search: SearchSpec = pydantic.Field(default_factory=SearchSpec)
+    scheduler: SchedulerSpec = pydantic.Field(default_factory=SchedulerSpec)
+    resources: TrialResources = pydantic.Field(default_factory=TrialResources)
+
+    @pydantic.field_validator("space")
+    @classmethod
+    def _space_targets_model_params(cls, space: dict) -> dict:
+        if not space:
+            raise ValueError("needs at least one parameter to search")
+        for key in space:
+            if not key.startswith("model.params."):
+                raise ValueError(f'"{key}": searched parameters live under '
+                                 "model.params., e.g. model.params.booster.max_depth")
+        return space
+
+
 class JobSpec(StrictModel):
     """A whole job file."""
 
-    kind: Literal["train"]
+    kind: Literal["train", "tune"]
     name: str = pydantic.Field(pattern=r"^[A-Za-z0-9_.-]+$")
     data: DataSpec
     schema_: FeatureSchema = pydantic.Field(alias="schema")
@@ -83,12 +166,22 @@ class JobSpec(StrictModel):
     output: str = "runs"
     seed: int = 0
     ray: RaySpec = pydantic.Field(default_factory=RaySpec)
+    tune: Optional[TuneSpec] = None
 
     model_config = pydantic.ConfigDict(populate_by_name=True)
 
     @property
     def schema(self) -> FeatureSchema:  # type: ignore[override]
         return self.schema_
+
+    @pydantic.model_validator(mode="after")
+    def _tune_section_matches_kind(self) -> "JobSpec":
+        if self.kind == "tune" and self.tune is None:
+            raise ValueError('kind "tune" needs a tune section with the search space')
+        if self.kind != "tune" and self.tune is not None:
+            raise ValueError(f'a tune section needs kind "tune"; this job is '
+                             f'kind "{self.kind}"')
+        return self
 
     @pydantic.field_validator("baselines")
     @classmethod
@@ -182,4 +275,31 @@ def resolve_plugins(job: JobSpec, registry) -> dict[str, Any]:
         cls = registry.get(kind, spec.name, path=f"{path}.name")
         params = validate(cls.Params, spec.params, prefix=f"{path}.params")
         resolved[path] = (cls, params)
+    if job.tune is not None:
+        cls = resolved["model"][0]
+        for key, spec in job.tune.space.items():
+            for value in spec.sample_values():
+                trial = with_params(job.model.params, {key: value})
+                try:
+                    validate(cls.Params, trial, prefix="model.params")
+                except ConfigError as exc:
+                    raise ConfigError(
+                        f'tune.space["{key}"]', f"{value!r} is not accepted by model "
+                        f'plugin "{cls.name}": {exc}') from None
     return resolved
+
+
+def with_params(params: dict, assignments: dict[str, Any]) -> dict:
+    """A copy of a model's params with ``model.params.a.b`` paths set."""
+    params = copy.deepcopy(params)
+    for key, value in assignments.items():
+        node = params
+        keys = key.split(".")[2:]
+        for part in keys[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"tune.space.{key}", f"{part} holds a value, not a "
+                                  "mapping of parameters")
+            node = child
+        node[keys[-1]] = value
+    return params

@@ -123,3 +123,19 @@ def sample_groups(frame: pd.DataFrame, group: Optional[str], max_groups: int,
         return frame
     index = np.sort(rng.choice(len(frame), size=max_groups, replace=False))
     return frame.iloc[index].reset_index(drop=True)
+
+
+def holdout_by_group(frame: pd.DataFrame, group: Optional[str], fraction: float,
+                     seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split ``frame`` in two, ``fraction`` of its groups (or rows) held out."""
+    rng = np.random.default_rng(seed + 2)
+    keys = frame[group].to_numpy() if group else np.arange(len(frame))
+    unique = pd.unique(keys)
+    held = max(1, round(fraction * len(unique)))
+    if held >= len(unique):
+        raise DataError(f"cannot hold out {fraction:.0%} of {len(unique)} groups and "
+                        "keep some to train on")
+    chosen = np.zeros(len(unique), dtype=bool)
+    chosen[rng.permutation(len(unique))[:held]] = True
+    mask = chosen[pd.Index(unique).get_indexer(keys)]
+    return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)

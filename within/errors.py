@@ -44,3 +44,9 @@ class ArtifactError(WithinError):
     """A saved model is missing, tampered with, or does not fit the input."""
 
     __module__ = "within"
+
+
+class Interrupted(WithinError):
+    """Work was stopped (Ctrl-C) and can be continued; the message says how."""
+
+    __module__ = "within"

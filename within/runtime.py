@@ -60,6 +60,19 @@ def ray_session(address: Optional[str] = None, *, num_cpus: Optional[int] = None
         ray.shutdown()
 
 
+def run_inline(tasks: list[Task]) -> list[Any]:
+    """Run ``tasks`` one after the other in this process.
+
+    For code already running inside a Ray worker with its own reserved resources,
+    such as a tuning trial, where nested tasks would wait for CPUs the trial holds.
+    """
+    results = []
+    for task in tasks:
+        logger.debug("Running %s in this process", task.name or task.fn.__name__)
+        results.append(task.fn(*task.args, **task.kwargs))
+    return results
+
+
 def run_tasks(tasks: list[Task]) -> list[Any]:
     """Run ``tasks`` and return their results in order.
 
@@ -69,11 +82,7 @@ def run_tasks(tasks: list[Task]) -> list[Any]:
     if not tasks:
         return []
     if not ray_is_running():
-        results = []
-        for task in tasks:
-            logger.debug("Running %s in this process", task.name or task.fn.__name__)
-            results.append(task.fn(*task.args, **task.kwargs))
-        return results
+        return run_inline(tasks)
 
     import ray
 

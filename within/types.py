@@ -24,11 +24,18 @@ class FitContext:
 
     ``run_tasks`` runs callables in parallel, as Ray tasks when Ray is running and
     in this process otherwise; ``progress`` reports a step of long work.
+
+    ``report_step``, when set, receives intermediate validation metrics while a
+    model trains (a dict with at least ``validation_loss``), once per boosting
+    round or epoch; a hyperparameter search uses it to stop poor trials early.
+    It is set only when ``run_tasks`` runs in this process, since a callable
+    cannot follow work into another process.
     """
 
     seed: int = 0
     run_tasks: Callable[..., list] = None  # type: ignore[assignment]
     progress: Callable[[str], None] = lambda message: None
+    report_step: Optional[Callable[[dict], None]] = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,9 @@ def booster_device(preferred: str) -> str:
 
 def train_booster(train: pd.DataFrame, train_targets: Targets, validation: pd.DataFrame,
                   validation_targets: Targets, params, base_margin: float,
-                  seed: int, threads: Optional[int] = None) -> dict:
+                  seed: int, threads: Optional[int] = None,
+                  report_step: Optional[Callable[[dict], None]] = None,
+                  report_every: int = 10) -> dict:
     """Fit the booster with the shared objective; early-stop on validation loss.
 
     Returns the model as UBJSON bytes with its training history, so it can travel
@@ -69,6 +71,9 @@ def train_booster(train: pd.DataFrame, train_targets: Targets, validation: pd.Da
         def after_iteration(self, model, epoch, evals_log):
             loss = evals_log["validation"]["loss"][-1]
             history.append({"round": epoch + 1, "validation_loss": loss})
+            if report_step is not None and (epoch + 1) % report_every == 0:
+                report_step({"member": "xgboost", "step": epoch + 1,
+                             "validation_loss": loss})
             if (epoch + 1) % 50 == 0:
                 logger.info("xgboost round %d: validation loss %.5f", epoch + 1, loss)
             return False

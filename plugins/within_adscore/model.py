@@ -131,19 +131,21 @@ class AdScorePredictor(within.Model):
                                      '"cuda" was asked for but no GPU is visible; use '
                                      '"auto" or "cpu"')
         context.progress("training members")
+        # Intermediate metrics can only be reported from this process.
+        steps = {"report_step": context.report_step} if context.report_step else {}
         network_train = self.encoder.network_inputs(train)
         network_valid = self.encoder.network_inputs(validation)
         booster_result, *network_results = context.run_tasks([
             Task(train_booster, name="train_xgboost", num_cpus=1, args=(
                 self.encoder.tree_frame(train), train_targets,
                 self.encoder.tree_frame(validation), valid_targets, params.booster,
-                self.base_logit, context.seed)),
+                self.base_logit, context.seed), kwargs=steps),
             *(Task(train_network, name=f"train_network_{k}", num_cpus=1,
                    # Several small networks share one GPU.
                    num_gpus=(1 / params.network.seeds) if gpus else 0, args=(
                        network_train, train_targets, network_valid, valid_targets,
                        self.network_sizes, params.network, self.base_logit,
-                       context.seed + k, network_device))
+                       context.seed + k, network_device), kwargs=steps)
               for k in range(params.network.seeds)),
         ])
         self.booster = BoosterMember(booster_result["model"], self.base_logit)

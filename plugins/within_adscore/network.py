@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -141,7 +141,8 @@ def _tensors(inputs: NetworkInputs, device: str):
 def train_network(train: NetworkInputs, train_targets: Targets,
                   validation: NetworkInputs, validation_targets: Targets,
                   sizes: dict, params, base_logit: float, seed: int,
-                  device: str, threads: Optional[int] = None) -> dict:
+                  device: str, threads: Optional[int] = None,
+                  report_step: Optional[Callable[[dict], None]] = None) -> dict:
     """Fit the network; keep the epoch with the lowest validation loss.
 
     Returns the weights as NumPy arrays (written with safetensors by the caller)
@@ -194,6 +195,9 @@ def train_network(train: NetworkInputs, train_targets: Targets,
             margin = model(*x_valid)
             valid_loss = float(_loss(margin, *y_valid, n_valid_groups, weight))
         history.append({"epoch": epoch, "validation_loss": valid_loss})
+        if report_step is not None:
+            report_step({"member": "network", "seed": seed, "step": epoch,
+                         "validation_loss": valid_loss})
         logger.info("network epoch %d/%d: validation loss %.5f", epoch, params.epochs,
                     valid_loss)
         if valid_loss < best[0] - 1e-6:

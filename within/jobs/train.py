@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -15,7 +16,7 @@ import yaml
 
 from within.artifacts import save_artifact, write_json_atomic
 from within.config import JobSpec, instantiate_model, resolve_plugins
-from within.data import fingerprint, read_table, sample_groups, split_by_group
+from within.data import Split, fingerprint, read_table, sample_groups, split_by_group
 from within.errors import DataError
 from within.registry import Registry, get_registry
 from within.runtime import ray_session
@@ -51,18 +52,26 @@ def load_job_data(job: JobSpec, registry: Registry) -> tuple[pd.DataFrame, str, 
     return frame, digest, source
 
 
-def run_train(job: JobSpec, *, address: Optional[str] = None,
-              registry: Optional[Registry] = None,
-              report: Callable[[str], None] = logger.info) -> dict:
-    """Run a train job; return what was written to ``metrics.json``."""
-    registry = registry or get_registry()
+@dataclass
+class PreparedJob:
+    """A job's checked plugins and data, split and ready to train on."""
+
+    plugins: dict
+    models: dict[str, Model]
+    evaluators: list[Evaluator]
+    split: Split
+    data_fingerprint: str
+
+
+def prepare_job(job: JobSpec, registry: Registry,
+                steps: Callable[[str], None]) -> PreparedJob:
+    """Check plugins and params, then read, check and split the data."""
     plugins = resolve_plugins(job, registry)
     schema = job.schema
     # Models check their params against the schema now, before any data is read.
     models: dict[str, Model] = {
         path: instantiate_model(cls, params, schema, path)
         for path, (cls, params) in plugins.items() if not path.startswith("evaluators")}
-    steps = Steps(6, report)
 
     steps("reading and checking data")
     raw, data_fingerprint, source = load_job_data(job, registry)
@@ -72,7 +81,11 @@ def run_train(job: JobSpec, *, address: Optional[str] = None,
     split = split_by_group(frame, schema.group, validation=job.split.validation,
                            test=job.split.test, seed=job.split.seed)
     logger.info("Rows by side: %s", split.sizes())
+    return PreparedJob(plugins, models, build_evaluators(plugins, schema), split,
+                       data_fingerprint)
 
+
+def build_evaluators(plugins: dict, schema) -> list[Evaluator]:
     evaluators: list[Evaluator] = []
     for key, (cls, params) in plugins.items():
         if key.startswith("evaluators"):
@@ -81,51 +94,80 @@ def run_train(job: JobSpec, *, address: Optional[str] = None,
                             cls.name)
                 continue
             evaluators.append(cls(params))
+    return evaluators
 
+
+def run_train(job: JobSpec, *, address: Optional[str] = None,
+              registry: Optional[Registry] = None,
+              report: Callable[[str], None] = logger.info, **_ignored) -> dict:
+    """Run a train job; return what was written to ``metrics.json``."""
+    registry = registry or get_registry()
+    steps = Steps(6, report)
+    prepared = prepare_job(job, registry, steps)
+    split = prepared.split
     address = address or job.ray.address
     with ray_session(address, num_cpus=job.ray.num_cpus, num_gpus=job.ray.num_gpus):
-        context = FitContext(seed=job.seed, progress=lambda m: report(f"      {m}"))
+        return train_compare_save(job, prepared, split.train, split.validation,
+                                  split.test, registry=registry, steps=steps,
+                                  report=report, run_dir=new_run_dir(job))
 
-        steps(f"training {len(job.baselines)} baselines")
-        baselines: dict[str, Model] = {}
-        for name in job.baselines:
-            started = time.perf_counter()
-            baselines[name] = models[f"baselines.{name}"].fit(
-                split.train, split.validation, context)
-            logger.info("Baseline %s trained in %.1f s", name, time.perf_counter() - started)
 
-        model = models["model"]
-        steps(f"training model {model.name}")
-        model.fit(split.train, split.validation, context)
-
-    steps("evaluating on held-out rows")
-    outcome = schema.outcome(split.test)
-    scores: dict[str, np.ndarray] = {name: m.predict(split.test)
-                                     for name, m in baselines.items()}
-    components = model.predict_components(split.test)
-    scores.update(components or {model.name: model.predict(split.test)})
-    table = {name: evaluate(evaluators, outcome, s) for name, s in scores.items()}
-
-    steps("saving the model")
+def new_run_dir(job: JobSpec) -> Path:
     run_dir = Path(job.output) / job.name / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = _unique(run_dir)
     run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def train_compare_save(job: JobSpec, prepared: PreparedJob, train: pd.DataFrame,
+                       validation: pd.DataFrame, test: pd.DataFrame, *,
+                       registry: Registry, steps: Callable[[str], None],
+                       report: Callable[[str], None], run_dir: Path,
+                       extra_metrics: Optional[dict] = None) -> dict:
+    """Fit baselines and the model, compare them on ``test``, save the model."""
+    schema = job.schema
+    models = prepared.models
+    context = FitContext(seed=job.seed, progress=lambda m: report(f"      {m}"))
+
+    steps(f"training {len(job.baselines)} baselines")
+    baselines: dict[str, Model] = {}
+    for name in job.baselines:
+        started = time.perf_counter()
+        baselines[name] = models[f"baselines.{name}"].fit(train, validation, context)
+        logger.info("Baseline %s trained in %.1f s", name, time.perf_counter() - started)
+
+    model = models["model"]
+    steps(f"training model {model.name}")
+    model.fit(train, validation, context)
+
+    steps("evaluating on held-out rows")
+    outcome = schema.outcome(test)
+    scores: dict[str, np.ndarray] = {name: m.predict(test) for name, m in baselines.items()}
+    components = model.predict_components(test)
+    scores.update(components or {model.name: model.predict(test)})
+    table = {name: evaluate(prepared.evaluators, outcome, s) for name, s in scores.items()}
+
+    steps("saving the model")
+    rows = {"train": len(train), "validation": len(validation), "test": len(test)}
     headline = "hybrid" if "hybrid" in table else model.name
     artifact = save_artifact(model, run_dir / "model", metrics=table[headline],
-                             data_fingerprint=data_fingerprint, registry=registry,
-                             extra={"job": job.name, "split": {**job.split.model_dump(),
-                                                               **split.sizes()}})
+                             data_fingerprint=prepared.data_fingerprint,
+                             registry=registry,
+                             extra={"job": job.name,
+                                    "split": {**job.split.model_dump(), **rows}})
     metrics = {
         "job": job.name,
         "run_dir": str(run_dir),
         "artifact": str(artifact),
-        "rows": split.sizes(),
+        "rows": rows,
         "models": table,
         "model_report": getattr(model, "report", {}),
+        **(extra_metrics or {}),
     }
     write_json_atomic(run_dir / "metrics.json", metrics)
     (run_dir / "job.yaml").write_text(
-        yaml.safe_dump(job.model_dump(mode="json", by_alias=True), sort_keys=False))
+        yaml.safe_dump(job.model_dump(mode="json", by_alias=True, exclude_none=True),
+                       sort_keys=False))
     steps(f"done: {run_dir}")
     registry.hook().within_job_finished(job=job, run_dir=run_dir, metrics=metrics)
     return metrics
