@@ -52,6 +52,25 @@ def job_dict(tmp_path) -> dict:
     }
 
 
+@pytest.fixture
+def tune_dict(job_dict) -> dict:
+    job_dict.update(kind="tune", name="tune_slice")
+    job_dict["data"]["max_groups"] = 200
+    job_dict["model"]["params"] = {"network": {"epochs": 3, "seeds": 1},
+                                   "booster": {"n_estimators": 40}}
+    job_dict["tune"] = {
+        "num_samples": 4, "max_concurrent": 1, "search": {"seed": 0},
+        "scheduler": {"name": "none"},
+        "space": {
+            "model.params.booster.max_depth": {"type": "int", "low": 2, "high": 6},
+            "model.params.network.learning_rate": {"type": "loguniform",
+                                                   "low": 1e-3, "high": 1e-2},
+            "model.params.calibration": {"type": "choice",
+                                         "values": ["platt", "isotonic"]},
+        }}
+    return job_dict
+
+
 @pytest.fixture(autouse=True)
 def _no_ray_unless_marked(request, monkeypatch):
     """Unit tests run without Ray: starting it outside a ``ray`` test is a bug."""

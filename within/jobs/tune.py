@@ -10,7 +10,6 @@ on the untouched test rows and saved as a normal model artifact.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -134,7 +133,11 @@ def tune_trial(config: dict, *, job_data: dict, split, metric: str) -> None:
     scores = model.predict(split.validation)
     metrics = evaluate(build_evaluators(plugins, job.schema),
                        job.schema.outcome(split.validation), scores)
-    final = {**{k: v for k, v in metrics.items() if v is not None}, "member": "final"}
+    import ray
+
+    final = {**{k: v for k, v in metrics.items() if v is not None}, "member": "final",
+             # Nodes of one machine share an IP; the node id tells them apart.
+             "node_id": ray.get_runtime_context().get_node_id()}
     final.setdefault(STEP_METRIC, metrics.get("log_loss"))
     tune.report(final)
 
@@ -271,6 +274,7 @@ def trials_table(results, spec: TuneSpec) -> pd.DataFrame:
                "reports": int(metrics.get("training_iteration", 0) or 0),
                "seconds": round(float(metrics.get("time_total_s", 0) or 0), 1),
                "node_ip": metrics.get("node_ip", ""),
+               "node_id": metrics.get("node_id", ""),
                "finished_at": float(history["timestamp"].max())
                if history is not None and "timestamp" in history else math.nan}
         for key in spec.space:
