@@ -112,6 +112,9 @@ class SearchSpec(StrictModel):
         "optuna", description="optuna: Bayesian (TPE) search through Ray Tune; random: "
         "random search, for comparison.")
     seed: Optional[int] = None
+    initial_random: int = pydantic.Field(
+        5, ge=1, description="optuna: trials sampled at random before the model of "
+        "the search space takes over.")
 
 
 class SchedulerSpec(StrictModel):

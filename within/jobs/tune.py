@@ -70,7 +70,9 @@ def make_searcher(spec: TuneSpec):
                 super().on_trial_result(trial_id, result)
 
     return FinalResultOptunaSearch(metric=spec.metric, mode=spec.mode,
-                                   sampler=TPESampler(seed=spec.search.seed))
+                                   sampler=TPESampler(
+                                       seed=spec.search.seed,
+                                       n_startup_trials=spec.search.initial_random))
 
 
 def make_scheduler(spec: TuneSpec):
