@@ -34,8 +34,21 @@ def test_gradient_matches_finite_differences(weight):
     margin = rng.normal(-3, 0.5, len(targets.trials))
     grad, hess = gradient_hessian(margin, targets, weight)
     numeric = approx_fprime(margin, lambda z: total_loss(z, targets, weight), 1e-6)
-    np.testing.assert_allclose(grad / len(margin), numeric, rtol=1e-4, atol=1e-7)
+    rate = targets.successes.sum() / targets.trials.sum()
+    constant = len(margin) / (rate * (1 - rate))
+    np.testing.assert_allclose(grad / constant, numeric, rtol=1e-4, atol=1e-9)
     assert (hess > 0).all()
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.0004])
+def test_hessian_averages_one_per_row_at_any_click_rate(rate):
+    rng = np.random.default_rng(3)
+    trials = rng.integers(100, 1000, 5000).astype(float)
+    successes = rng.binomial(trials.astype(int), rate).astype(float)
+    targets = Targets(successes, trials, None)
+    pooled = successes.sum() / trials.sum()
+    _, hess = gradient_hessian(np.full(5000, np.log(pooled / (1 - pooled))), targets, 0)
+    assert hess.mean() == pytest.approx(1.0, rel=1e-6)
 
 
 def test_group_loss_ignores_each_tests_own_level():
@@ -276,3 +289,48 @@ def test_adscore_fits_a_binary_target_without_text_or_groups():
     # The signal is strong and simple: the model must recover it closely.
     assert np.corrcoef(scores, truth)[0, 1] > 0.97
     assert abs(scores.mean() - test["y"].mean()) < 0.03
+
+
+def _edit_manifest(path, change):
+    from within.artifacts import sha256_file
+
+    manifest = json.loads((path / "manifest.json").read_text())
+    change(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    return sha256_file
+
+
+@pytest.mark.parametrize("key", ["files", "plugin", "params", "schema"])
+def test_damaged_manifest_is_refused(saved, key):
+    path, _, _ = saved
+    _edit_manifest(path, lambda m: m.pop(key))
+    with pytest.raises(ArtifactError, match=f"'{key}' is missing or not a dict"):
+        load_artifact(path)
+
+
+def test_file_dropped_from_the_manifest_is_refused(saved):
+    path, _, _ = saved
+    _edit_manifest(path, lambda m: m["files"].pop("encoder.json"))
+    (path / "encoder.json").write_text("garbage")
+    with pytest.raises(ArtifactError, match="does not list encoder.json, which model "
+                       "plugin 'adscore' needs"):
+        load_artifact(path)
+
+
+def test_plugin_load_failure_is_an_artifact_error(saved):
+    path, _, _ = saved
+    ensemble = json.loads((path / "ensemble.json").read_text())
+    ensemble["weights"] = [1.0]
+    (path / "ensemble.json").write_text(json.dumps(ensemble))
+    sha256_file = _edit_manifest(path, lambda m: None)
+    _edit_manifest(path, lambda m: m["files"].update(
+        {"ensemble.json": sha256_file(path / "ensemble.json")}))
+    with pytest.raises(ArtifactError, match="could not load its files: ValueError: "
+                       "ensemble.json holds 1 weights; expected 2"):
+        load_artifact(path)
+
+
+def test_manifest_file_given_instead_of_its_folder(saved):
+    path, _, _ = saved
+    with pytest.raises(ArtifactError, match="is a file; give the model folder"):
+        load_artifact(path / "manifest.json")

@@ -144,3 +144,42 @@ def test_plugin_checks_against_the_schema_name_the_full_path(job_dict):
         instantiate_model(cls, params, job.schema, "baselines.words")
     assert str(info.value).startswith(
         'baselines.words.params.text[1]: "body" is not a text column of the schema')
+
+
+def test_yaml_syntax_error_is_one_line_with_position(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: train\nname: [x\n")
+    with pytest.raises(ConfigError) as info:
+        load_job(bad)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{bad} is not valid YAML at line 3, column 1:")
+
+
+def test_folder_or_binary_file_as_job(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder; give a job file"):
+        load_job(tmp_path)
+    binary = tmp_path / "data.parquet"
+    binary.write_bytes(b"PAR1\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="is not a text file"):
+        load_job(binary)
+
+
+def test_internal_field_names_are_not_accepted_keys(job_dict):
+    job_dict["schema_"] = job_dict.pop("schema")
+    message = errors_of(job_dict)
+    assert message.startswith('unknown key "schema_" (did you mean "schema"?)')
+    assert "schema_," not in message
+
+
+def test_column_listed_twice_in_one_role(job_dict):
+    job_dict["schema"]["text"] = ["headline", "headline"]
+    assert errors_of(job_dict) == 'schema: column "headline" is listed twice under text'
+
+
+def test_no_plugin_of_a_kind_installed():
+    from within.registry import Registry
+
+    with pytest.raises(ConfigError, match='unknown model plugin "x"; no model plugin '
+                       "is installed"):
+        Registry([], autoload=False).get("model", "x", path="model.name")

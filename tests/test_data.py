@@ -90,6 +90,10 @@ def test_prepare_missing_column_names_its_yaml_path():
     with pytest.raises(DataError) as info:
         SCHEMA.prepare(frame().drop(columns="t"), need_outcome=True, source="data.csv")
     assert str(info.value).startswith('schema.text[0]: column "t" is not in data.csv')
+    with pytest.raises(DataError) as info:
+        SCHEMA.prepare(frame().rename(columns={"t": "tt"}), need_outcome=True,
+                       source="data.csv")
+    assert 'not in data.csv (did you mean "tt"?)' in str(info.value)
 
 
 def test_prepare_refuses_text_in_a_numeric_column():
@@ -105,17 +109,22 @@ def test_prepare_accepts_numeric_strings_and_keeps_nan():
 
 
 def test_prepare_refuses_broken_outcomes():
-    with pytest.raises(DataError, match='"s" exceeds "k" in 1 rows'):
+    with pytest.raises(DataError, match='"s" exceeds "k" in 1 row \\(first \\[1\\]\\)'):
         SCHEMA.prepare(frame(s=[1, 11, 0]), need_outcome=True, source="d")
     with pytest.raises(DataError, match='schema.successes: column "s" has 1 missing'):
         SCHEMA.prepare(frame(s=[1, None, 0]), need_outcome=True, source="d")
-    with pytest.raises(DataError, match="trials > 0"):
+    with pytest.raises(DataError, match='schema.trials: column "k" must be > 0; 1 row is '
+                       'not \\(first \\[1\\]\\)'):
         SCHEMA.prepare(frame(k=[10, 0, 10]), need_outcome=True, source="d")
+    with pytest.raises(DataError, match='schema.successes: column "s" must be >= 0'):
+        SCHEMA.prepare(frame(s=[1, -1, 0]), need_outcome=True, source="d")
     with pytest.raises(DataError, match="schema.group: column \"g\" has 1 missing"):
         SCHEMA.prepare(frame(g=["x", None, "y"]), need_outcome=True, source="d")
     binary = within.FeatureSchema(numeric=["n"], target="s")
-    with pytest.raises(DataError, match="expected only 0 and 1"):
+    with pytest.raises(DataError, match='column "s" holds 0, 1, 2; expected only 0 and 1'):
         binary.prepare(frame(), need_outcome=True, source="d")
+    with pytest.raises(DataError, match="holds 'no' .*; map it to numbers first"):
+        binary.prepare(frame(s=["no", "yes", "no"]), need_outcome=True, source="d")
 
 
 def test_prepare_reads_categories_by_value_not_code():
@@ -135,9 +144,16 @@ def test_prepare_missing_text_and_categories():
     assert out["c"].tolist() == ["a", MISSING_CATEGORY, "b"]
 
 
-def test_prepare_refuses_numbers_as_text():
-    with pytest.raises(DataError, match='text column "t" has dtype int64'):
-        SCHEMA.prepare(frame(t=[1, 2, 3]), need_outcome=False, source="d")
+def test_numbers_and_blank_columns_are_read_as_text():
+    numbers = SCHEMA.prepare(frame(t=[1, 2, 3]), need_outcome=False, source="d")
+    assert numbers["t"].tolist() == ["1", "2", "3"]
+    # A CSV column of blanks only is read as float NaN: it is empty text.
+    blank = SCHEMA.prepare(frame(t=[np.nan, np.nan, np.nan]), need_outcome=False,
+                           source="d")
+    assert blank["t"].tolist() == ["", "", ""]
+    with pytest.raises(DataError, match='text column "t" has dtype datetime64'):
+        SCHEMA.prepare(frame(t=pd.to_datetime(["2024-01-01"] * 3)), need_outcome=False,
+                       source="d")
 
 
 def test_prepare_ignores_column_order_and_extra_columns():
@@ -155,9 +171,11 @@ def test_outcome_of_a_weighted_binary_target():
     assert outcome.trials.tolist() == [2.0, 3.0]
 
 
-def test_prepare_refuses_infinite_numbers():
-    with pytest.raises(DataError, match='schema.numeric\\[0\\]: column "n" has 1 infinite'):
-        SCHEMA.prepare(frame(n=[1.0, np.inf, 2.0]), need_outcome=False, source="d")
+@pytest.mark.parametrize("value", [np.inf, -np.inf, 1e39])
+def test_prepare_refuses_infinite_and_huge_numbers(value):
+    with pytest.raises(DataError, match='schema.numeric\\[0\\]: column "n" has 1 '
+                       "infinite or too large values"):
+        SCHEMA.prepare(frame(n=[1.0, value, 2.0]), need_outcome=False, source="d")
 
 
 def test_integer_category_codes_match_whether_read_as_int_or_float():

@@ -23,8 +23,8 @@ class StrictModel(pydantic.BaseModel):
     @classmethod
     def _refuse_unknown_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            accepted = set(cls.model_fields)
-            accepted |= {f.alias for f in cls.model_fields.values() if f.alias}
+            # A field with an alias is written under its alias only.
+            accepted = {f.alias or name for name, f in cls.model_fields.items()}
             unknown = [key for key in data if key not in accepted]
             if unknown:
                 key = unknown[0]

@@ -31,6 +31,7 @@ from within.types import Model
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+REQUIRED_KEYS = {"plugin": dict, "params": dict, "schema": dict, "files": dict}
 FORMAT = "within-model"
 FORMAT_VERSION = 1
 #: Libraries whose versions are pinned in every manifest when installed.
@@ -124,6 +125,9 @@ class LoadedArtifact:
 
 def read_manifest(folder: str | Path) -> dict:
     folder = Path(folder)
+    if folder.is_file():
+        raise ArtifactError(f"{folder} is a file; give the model folder that holds "
+                            f"{MANIFEST}")
     if not folder.is_dir():
         raise ArtifactError(f"model folder {folder} does not exist")
     path = folder / MANIFEST
@@ -133,6 +137,8 @@ def read_manifest(folder: str | Path) -> dict:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{path} holds {type(manifest).__name__}, not a manifest")
     if manifest.get("format") != FORMAT:
         raise ArtifactError(f"{path}: format is {manifest.get('format')!r}, expected "
                             f"{FORMAT!r}")
@@ -140,6 +146,13 @@ def read_manifest(folder: str | Path) -> dict:
         raise ArtifactError(
             f"{path}: format_version {manifest.get('format_version')!r} is not "
             f"supported by this within (reads version {FORMAT_VERSION})")
+    for key, kind in REQUIRED_KEYS.items():
+        if not isinstance(manifest.get(key), kind):
+            raise ArtifactError(f"{path}: {key!r} is missing or not a {kind.__name__}; "
+                                "the manifest is damaged")
+    if not isinstance(manifest["plugin"].get("name"), str):
+        raise ArtifactError(f"{path}: 'plugin' names no model plugin; the manifest is "
+                            "damaged")
     return manifest
 
 
@@ -176,8 +189,19 @@ def load_artifact(folder: str | Path, registry=None) -> LoadedArtifact:
         schema = validate(FeatureSchema, manifest["schema"], prefix="manifest.schema")
     except ConfigError as exc:
         raise ArtifactError(f"{folder}: {exc}") from None
+    # The manifest is not signed: a file dropped from its list would escape the
+    # checksums, so the plugin's own files must all be listed.
+    unlisted = [name for name in cls.artifact_files if name not in manifest["files"]]
+    if unlisted:
+        raise ArtifactError(f"{folder}: the manifest does not list {', '.join(unlisted)}, "
+                            f"which model plugin {plugin!r} needs; it was edited and is "
+                            "refused")
     _warn_on_library_drift(folder, manifest)
-    model = cls.load(folder, params, schema)
+    try:
+        model = cls.load(folder, params, schema)
+    except (ValueError, KeyError, TypeError, IndexError, OSError, RuntimeError) as exc:
+        raise ArtifactError(f"{folder}: model plugin {plugin!r} could not load its "
+                            f"files: {type(exc).__name__}: {exc}") from None
     return LoadedArtifact(folder, manifest, model)
 
 

@@ -29,8 +29,17 @@ def _setup_logging(verbose: int) -> None:
         logging.getLogger(name).setLevel(level)
 
 
-def print_table(models: dict[str, dict], title: str = "held-out test rows") -> None:
+def _console():
     from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        # A pipe or a log file: don't squeeze tables into 80 columns.
+        console = Console(width=160)
+    return console
+
+
+def print_table(models: dict[str, dict], title: str = "held-out test rows") -> None:
     from rich.table import Table
 
     columns: list[str] = []
@@ -53,11 +62,10 @@ def print_table(models: dict[str, dict], title: str = "held-out test rows") -> N
             else:
                 cells.append(str(value))
         table.add_row(name, *cells)
-    console = Console()
-    if not console.is_terminal:
-        # A pipe or a log file: don't squeeze the table into 80 columns.
-        console = Console(width=160)
-    console.print(table)
+    if not columns:
+        print("No metrics: the job declares no evaluators.")
+        return
+    _console().print(table)
 
 
 def cmd_run(args) -> int:
@@ -78,7 +86,6 @@ def cmd_run(args) -> int:
 
 
 def cmd_plugins(args) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from within.registry import get_registry
@@ -89,7 +96,7 @@ def cmd_plugins(args) -> int:
     for entry in get_registry().registrations():
         table.add_row(entry.kind, entry.name,
                       f"{entry.cls.__module__}.{entry.cls.__qualname__}", entry.origin)
-    Console().print(table)
+    _console().print(table)
     return 0
 
 

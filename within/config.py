@@ -171,8 +171,6 @@ class JobSpec(StrictModel):
     ray: RaySpec = pydantic.Field(default_factory=RaySpec)
     tune: Optional[TuneSpec] = None
 
-    model_config = pydantic.ConfigDict(populate_by_name=True)
-
     @property
     def schema(self) -> FeatureSchema:  # type: ignore[override]
         return self.schema_
@@ -198,12 +196,19 @@ class JobSpec(StrictModel):
 
 def read_yaml(path: str | Path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError("", f"{path} is a folder; give a job file (.yaml)")
     if not path.is_file():
         raise ConfigError("", f"job file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("", f"{path} is not a text file; give a YAML job file") from None
     except yaml.YAMLError as exc:
-        raise ConfigError("", f"{path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError("", f"{path} is not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError("", f"{path} must hold a mapping of keys, got "
                           f"{type(data).__name__}")

@@ -106,6 +106,10 @@ def split_by_group(frame: pd.DataFrame, group: Optional[str], *, validation: flo
         row_side[order[:n_test]] = 2
         row_side[order[n_test:n_test + n_validation]] = 1
     parts = [frame[row_side == side].reset_index(drop=True) for side in (0, 1, 2)]
+    for name, part in zip(("train", "validation", "test"), parts):
+        if part.empty:
+            raise DataError(f"split: the {name} side got no rows from "
+                            f"{len(frame)} rows; more data is needed")
     return Split(*parts)
 
 

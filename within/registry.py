@@ -101,8 +101,8 @@ class Registry:
                         raise PluginError(
                             f'{kind} "{entry.name}" is registered twice: by '
                             f"{first.origin} as {_qualname(first.cls)} and by "
-                            f"{entry.origin} as {_qualname(entry.cls)}; uninstall or "
-                            "block one of them"
+                            f"{entry.origin} as {_qualname(entry.cls)}; uninstall one "
+                            "of them"
                         )
                     entries[entry.name] = entry
             self._entries[kind] = entries
@@ -134,10 +134,10 @@ class Registry:
             known = sorted(entries)
             hint = difflib.get_close_matches(name, known, n=1)
             did_you_mean = f' (did you mean "{hint[0]}"?)' if hint else ""
-            accepted = ", ".join(f'"{k}"' for k in known) or "none are installed"
+            accepted = ("expected one of " + ", ".join(f'"{k}"' for k in known)
+                        if known else f"no {kind} plugin is installed")
             raise ConfigError(
-                path, f'unknown {kind} plugin "{name}"{did_you_mean}; expected one of '
-                f"{accepted}")
+                path, f'unknown {kind} plugin "{name}"{did_you_mean}; {accepted}')
         return entries[name].cls
 
     def registrations(self) -> list[Registration]:

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
+from within.errors import ConfigError, WithinError
+
 logger = logging.getLogger(__name__)
 
 
@@ -49,11 +51,20 @@ def ray_session(address: Optional[str] = None, *, num_cpus: Optional[int] = None
         kwargs["address"] = address
         logger.info("Connecting to the Ray cluster at %s", address)
     else:
-        kwargs.update(include_dashboard=False, num_cpus=num_cpus, num_gpus=num_gpus)
-        # Workers must import the same code as the driver; outside an installed
-        # package (a source checkout on PYTHONPATH) Ray would not find it.
+        # "local" starts a private Ray even when RAY_ADDRESS is set or another
+        # cluster runs on this machine; a job without an address never joins one.
+        kwargs.update(address="local", include_dashboard=False, num_cpus=num_cpus,
+                      num_gpus=num_gpus)
         logger.info("Starting a local Ray (%s CPUs)", num_cpus or os.cpu_count())
-    ray.init(**kwargs)
+    try:
+        ray.init(**kwargs)
+    except (ValueError, ConnectionError) as exc:
+        if not address:
+            raise
+        raise ConfigError("--address", f'cannot connect to Ray at "{address}": {exc}. '
+                          'Use "auto" on a cluster node, host:port of the head, or '
+                          "ray://host:10001; without --address a local Ray starts"
+                          ) from None
     try:
         yield
     finally:
@@ -96,10 +107,11 @@ def run_tasks(tasks: list[Task]) -> list[Any]:
     try:
         return ray.get(refs)
     except ray.exceptions.RayTaskError as exc:
-        # Re-raise the task's own exception so users see their error, not Ray's
-        # wrapper around it.
-        cause = exc.as_instanceof_cause()
-        raise cause from None
+        # A user's mistake found inside a task is shown as it would be in this
+        # process (one line); anything else keeps the task's traceback.
+        if isinstance(exc.cause, WithinError):
+            raise exc.cause from None
+        raise exc.as_instanceof_cause() from None
 
 
 def torch_device(preferred: str = "auto") -> str:
@@ -109,8 +121,6 @@ def torch_device(preferred: str = "auto") -> str:
     if preferred == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if preferred == "cuda" and not torch.cuda.is_available():
-        from within.errors import ConfigError
-
         raise ConfigError("model.params.device", 'device "cuda" was asked for but no '
                           'CUDA device is visible; use "auto" or "cpu"')
     return preferred

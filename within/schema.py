@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass
 from typing import Optional
@@ -57,6 +58,8 @@ class FeatureSchema(StrictModel):
         seen: dict[str, str] = {}
         for role, columns in self.columns_by_role().items():
             for column in columns:
+                if column in seen and seen[column] == role:
+                    raise ValueError(f'column "{column}" is listed twice under {role}')
                 if column in seen:
                     raise ValueError(
                         f'column "{column}" is declared both as {seen[column]} '
@@ -104,9 +107,12 @@ class FeatureSchema(StrictModel):
                                    self.weight) if c]
         for column in wanted:
             if column not in present:
+                hint = difflib.get_close_matches(str(column), list(map(str, columns)), n=1)
+                did_you_mean = f' (did you mean "{hint[0]}"?)' if hint else ""
                 raise DataError(
-                    f'{self.field_of(column)}: column "{column}" is not in {source}; '
-                    f"its columns are: {', '.join(map(str, columns))}"
+                    f'{self.field_of(column)}: column "{column}" is not in '
+                    f"{source}{did_you_mean}; its columns are: "
+                    f"{', '.join(map(str, columns))}"
                 )
 
     def prepare(self, frame: pd.DataFrame, *, need_outcome: bool,
@@ -130,20 +136,30 @@ class FeatureSchema(StrictModel):
         out = {}
         for column in self.numeric:
             out[column] = _numeric(frame[column], self.field_of(column), column)
-            infinite = np.isinf(out[column].to_numpy())
-            if infinite.any():
+            # Models compute in float32: larger magnitudes become infinite there.
+            huge = np.abs(out[column].to_numpy()) > FLOAT32_MAX
+            if huge.any():
                 raise DataError(
-                    f'{self.field_of(column)}: column "{column}" has {int(infinite.sum())} '
-                    f"infinite values (first row {int(np.flatnonzero(infinite)[0])}); "
-                    "use NaN for a missing value")
+                    f'{self.field_of(column)}: column "{column}" has {int(huge.sum())} '
+                    f"infinite or too large values (first row "
+                    f"{int(np.flatnonzero(huge)[0])}, {out[column].iloc[np.flatnonzero(huge)[0]]}); "
+                    f"values must lie within ±{FLOAT32_MAX:.2e}; use NaN for a missing "
+                    "value")
         for column in self.categorical:
             out[column] = pd.Series(
                 [_category_label(v) for v in frame[column].astype("object")],
                 index=frame.index, dtype=object)
         for column in self.text:
             values = frame[column]
-            if not (pd.api.types.is_string_dtype(values)
-                    or pd.api.types.is_object_dtype(values)):
+            # A column of numbers or of blanks only (a reader then types it as
+            # numeric) is still text: numbers are read as their digits.
+            if pd.api.types.is_float_dtype(values):
+                values = values.map(lambda v: "" if pd.isna(v) else
+                                    (str(int(v)) if float(v).is_integer() else str(v)))
+            elif not (pd.api.types.is_string_dtype(values)
+                      or pd.api.types.is_object_dtype(values)
+                      or pd.api.types.is_integer_dtype(values)
+                      or pd.api.types.is_bool_dtype(values)):
                 raise DataError(
                     f'{self.field_of(column)}: text column "{column}" has dtype '
                     f"{values.dtype}; expected strings"
@@ -152,7 +168,8 @@ class FeatureSchema(StrictModel):
         if need_outcome:
             for column in (self.target, self.successes, self.trials, self.weight):
                 if column:
-                    out[column] = _numeric(frame[column], self.field_of(column), column)
+                    out[column] = _numeric(frame[column], self.field_of(column), column,
+                                           outcome=True)
                     if out[column].isna().any():
                         rows = np.flatnonzero(out[column].isna().to_numpy())[:5]
                         raise DataError(
@@ -178,26 +195,30 @@ class FeatureSchema(StrictModel):
 
     def _check_outcome(self, out: dict) -> None:
         if self.target:
-            values = set(np.unique(out[self.target]))
+            values = set(np.unique(out[self.target]).tolist())
             if not values <= {0.0, 1.0}:
+                shown = ", ".join(f"{v:g}" for v in sorted(values)[:5])
                 raise DataError(
-                    f'schema.target: column "{self.target}" holds '
-                    f"{sorted(values)[:5]}; expected only 0 and 1 (for counts "
-                    "declare successes and trials instead)"
+                    f'schema.target: column "{self.target}" holds {shown}; expected '
+                    "only 0 and 1 (for counts declare successes and trials instead)"
                 )
         if self.successes:
             successes, trials = out[self.successes], out[self.trials]
-            if (successes < 0).any() or (trials <= 0).any():
-                raise DataError(
-                    f'schema.trials: columns "{self.successes}" and "{self.trials}" '
-                    "need successes >= 0 and trials > 0; "
-                    f"{int((successes < 0).sum() + (trials <= 0).sum())} rows are not"
-                )
+            for role, column, bad, rule in (
+                    ("successes", self.successes, successes < 0, ">= 0"),
+                    ("trials", self.trials, trials <= 0, "> 0")):
+                if bad.any():
+                    rows = np.flatnonzero(bad.to_numpy())[:5].tolist()
+                    raise DataError(
+                        f'schema.{role}: column "{column}" must be {rule}; '
+                        f"{_count(int(bad.sum()), 'row')} "
+                        f"{'is' if bad.sum() == 1 else 'are'} not (first {rows})")
             if (successes > trials).any():
                 rows = np.flatnonzero((successes > trials).to_numpy())[:5]
                 raise DataError(
                     f'schema.successes: "{self.successes}" exceeds "{self.trials}" '
-                    f"in {int((successes > trials).sum())} rows (first {rows.tolist()})"
+                    f"in {_count(int((successes > trials).sum()), 'row')} (first "
+                    f"{rows.tolist()})"
                 )
         if self.weight and (out[self.weight] < 0).any():
             raise DataError(f'schema.weight: column "{self.weight}" has negative values')
@@ -222,6 +243,11 @@ class FeatureSchema(StrictModel):
 
 
 MISSING_CATEGORY = "<missing>"
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @dataclass(frozen=True)
@@ -250,7 +276,8 @@ def _category_label(value) -> str:
     return str(value)
 
 
-def _numeric(values: pd.Series, field: str, column: str) -> pd.Series:
+def _numeric(values: pd.Series, field: str, column: str, *,
+             outcome: bool = False) -> pd.Series:
     if pd.api.types.is_bool_dtype(values):
         return values.astype(float)
     if pd.api.types.is_numeric_dtype(values):
@@ -259,9 +286,10 @@ def _numeric(values: pd.Series, field: str, column: str) -> pd.Series:
     bad = converted.isna() & values.notna()
     if bad.any():
         example = values[bad].iloc[0]
+        fix = ("map it to numbers first (a target to 0 and 1)" if outcome else
+               "declare it as categorical or text, or clean the data")
         raise DataError(
             f'{field}: column "{column}" should be numeric but holds {example!r} '
-            f"({int(bad.sum())} such values, dtype {values.dtype}); declare it as "
-            "categorical or text, or clean the data"
+            f"({_count(int(bad.sum()), 'such value')}, dtype {values.dtype}); {fix}"
         )
     return converted.astype(float)

@@ -60,6 +60,8 @@ class Model(abc.ABC):
 
     name: ClassVar[str]
     Params: ClassVar[type[StrictModel]] = NoParams
+    #: Files :meth:`save` always writes; loading refuses a manifest without them.
+    artifact_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: StrictModel, schema: FeatureSchema):
         self.params = params

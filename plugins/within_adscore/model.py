@@ -88,6 +88,8 @@ class AdScorePredictor(within.Model):
     name = "adscore"
     Params = AdScoreParams
     MEMBERS = ("xgboost", "network")
+    artifact_files = ("xgboost.ubj", "network.safetensors", "encoder.json",
+                      "ensemble.json")
 
     def __init__(self, params: AdScoreParams, schema: within.FeatureSchema):
         super().__init__(params, schema)
@@ -217,7 +219,7 @@ class AdScorePredictor(within.Model):
             "intercept": self.intercept, "base_logit": self.base_logit,
             "calibration": self.calibrator.to_json(),
             "network_sizes": self.network_sizes, "report": self.report})
-        return ["xgboost.ubj", "network.safetensors", "encoder.json", "ensemble.json"]
+        return list(self.artifact_files)
 
     @classmethod
     def load(cls, folder: Path, params: AdScoreParams,
@@ -232,7 +234,10 @@ class AdScorePredictor(within.Model):
         model.network_sizes = ensemble["network_sizes"]
         model.network = NetworkMember.from_state(
             model.network_sizes, load_file(str(folder / "network.safetensors")))
-        model.weights = np.asarray(ensemble["weights"])
+        model.weights = np.asarray(ensemble["weights"], dtype=np.float64)
+        if model.weights.shape != (len(cls.MEMBERS),):
+            raise ValueError(f"ensemble.json holds {model.weights.size} weights; "
+                             f"expected {len(cls.MEMBERS)}")
         model.intercept = ensemble["intercept"]
         model.calibrator = Calibrator.from_json(ensemble["calibration"])
         model.report = ensemble.get("report", {})

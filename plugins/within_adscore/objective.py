@@ -65,20 +65,25 @@ def total_loss(margin: np.ndarray, t: Targets, within_group_weight: float) -> fl
 
 def gradient_hessian(margin: np.ndarray, t: Targets,
                      within_group_weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """First and second derivatives of :func:`total_loss`, times the row count.
+    """First and second derivatives of :func:`total_loss`, scaled by a constant.
 
-    Scaling by the row count keeps hessians near one per row, so XGBoost's
-    ``min_child_weight`` and ``reg_lambda`` keep their usual meaning.
+    The constant makes the binomial hessian average one per row at the pooled
+    rate, so XGBoost's ``min_child_weight`` and ``reg_lambda`` mean about the same
+    whether the click rate is 20% or 0.02% (unscaled, a row's hessian is about
+    its rate, and a rare-click data set could not split at all). Newton steps
+    (gradient over hessian) do not depend on it.
     """
     rows = len(margin)
     p = expit(margin)
-    scale = rows / t.trials.sum()
+    rate = np.clip(t.successes.sum() / t.trials.sum(), 1e-9, 1 - 1e-9)
+    scale = rows / (t.trials.sum() * rate * (1 - rate))
     grad = (t.trials * p - t.successes) * scale
     hess = t.trials * p * (1 - p) * scale
     if within_group_weight and t.groups is not None and t.successes.sum() > 0:
         share = _group_softmax(margin, t)
         clicks = np.bincount(t.groups, weights=t.successes)[t.groups]
-        scale = within_group_weight * rows / t.successes.sum()
-        grad += (clicks * share - t.successes) * scale
-        hess += clicks * share * (1 - share) * scale
+        # Same constant, times the ratio of the two terms' normalisers.
+        group_scale = within_group_weight * scale * t.trials.sum() / t.successes.sum()
+        grad += (clicks * share - t.successes) * group_scale
+        hess += clicks * share * (1 - share) * group_scale
     return grad, np.maximum(hess, 1e-12)

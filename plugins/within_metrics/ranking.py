@@ -75,8 +75,8 @@ class PairwiseRanking(Evaluator):
             "pairwise_accuracy": credit / pairs if pairs else float("nan"),
             "pairwise_accuracy_significant": (significant_credit / significant
                                               if significant else float("nan")),
-            "pairs": float(pairs),
-            "significant_pairs": float(significant),
+            "pairs": int(pairs),
+            "significant_pairs": int(significant),
         }
 
 

@@ -129,7 +129,8 @@ def train_compare_save(job: JobSpec, prepared: PreparedJob, train: pd.DataFrame,
     models = prepared.models
     context = FitContext(seed=job.seed, progress=lambda m: report(f"      {m}"))
 
-    steps(f"training {len(job.baselines)} baselines")
+    count = len(job.baselines)
+    steps(f"training {count} baseline{'' if count == 1 else 's'}")
     baselines: dict[str, Model] = {}
     for name in job.baselines:
         started = time.perf_counter()
