@@ -43,10 +43,15 @@ def train_booster(train: pd.DataFrame, train_targets: Targets, validation: pd.Da
                          base_margin=np.full(len(train), base_margin))
     dvalid = xgb.DMatrix(validation, enable_categorical=True,
                          base_margin=np.full(len(validation), base_margin))
+    min_child_weight = params.min_child_weight
+    if min_child_weight is None:
+        min_child_weight = max(1.0, 0.02 * len(train))
+        logger.debug("xgboost min_child_weight %.1f (2%% of %d rows)", min_child_weight,
+                     len(train))
     booster_params = {
         "eta": params.learning_rate,
         "max_depth": params.max_depth,
-        "min_child_weight": params.min_child_weight,
+        "min_child_weight": min_child_weight,
         "subsample": params.subsample,
         "colsample_bytree": params.colsample_bytree,
         "reg_lambda": params.reg_lambda,

@@ -30,7 +30,10 @@ class BoosterParams(within.StrictModel):
     n_estimators: int = pydantic.Field(600, gt=0, description="Most boosting rounds.")
     learning_rate: float = pydantic.Field(0.05, gt=0, le=1)
     max_depth: int = pydantic.Field(6, ge=1, le=16)
-    min_child_weight: float = pydantic.Field(5.0, ge=0)
+    min_child_weight: Optional[float] = pydantic.Field(
+        None, ge=0, description="Least hessian in a leaf, in rows at the pooled rate; "
+        "unset: 2% of the training rows (at least 1). Ad data is noisy: small "
+        "leaves fit noise.")
     subsample: float = pydantic.Field(0.8, gt=0, le=1)
     colsample_bytree: float = pydantic.Field(0.8, gt=0, le=1)
     reg_lambda: float = pydantic.Field(1.0, ge=0)
