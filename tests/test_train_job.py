@@ -125,27 +125,3 @@ def test_cli_reports_user_errors_in_one_line(tmp_path, job_dict):
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: model folder {tmp_path / 'no-model'} does not exist"
 
-
-@pytest.mark.ray
-def test_bad_address_is_a_config_error():
-    from within.errors import ConfigError
-    from within.runtime import ray_session
-
-    with pytest.raises(ConfigError, match='--address: cannot connect to Ray at '
-                       '"notanaddress"'):
-        with ray_session("notanaddress"):
-            pass
-
-
-@pytest.mark.ray
-def test_a_job_without_address_starts_a_private_ray(monkeypatch):
-    # Even with RAY_ADDRESS pointing somewhere, a job without an address runs on
-    # a Ray of its own.
-    import ray
-
-    from within.runtime import ray_session
-
-    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
-    with ray_session(None, num_cpus=1):
-        assert ray.cluster_resources()["CPU"] == 1
-    assert not ray.is_initialized()
