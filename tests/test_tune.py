@@ -154,3 +154,15 @@ def _finished(experiment: Path) -> dict[str, float]:
             if row.get("member") == "final":
                 found[row["trial_id"]] = row["log_loss"]
     return found
+
+
+def test_metric_the_evaluators_do_not_compute(tune_dict):
+    from within.jobs.tune import run_tune
+
+    tune_dict["tune"]["metric"] = "ndcg"
+    with pytest.raises(ConfigError) as info:
+        run_tune(parse_job(tune_dict))
+    assert str(info.value) == (
+        'tune.metric: "ndcg" is not computed by the job\'s evaluators; they compute '
+        "auc, brier, calibration_error, log_loss, pairs, pairwise_accuracy, "
+        "pairwise_accuracy_significant, significant_pairs")

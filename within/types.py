@@ -105,6 +105,9 @@ class Evaluator(abc.ABC):
     name: ClassVar[str]
     Params: ClassVar[type[StrictModel]] = NoParams
     needs_groups: ClassVar[bool] = False
+    #: The metric names :meth:`evaluate` returns, so a search can check its
+    #: ``tune.metric`` before it starts; empty when they depend on the params.
+    metric_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: StrictModel):
         self.params = params

@@ -34,6 +34,7 @@ class ClickMetrics(Evaluator):
     """
 
     name = "click_metrics"
+    metric_names = ("log_loss", "auc", "brier", "calibration_error")
     Params = ClickMetricsParams
 
     def evaluate(self, outcome: Outcome, scores: np.ndarray) -> dict[str, float]:

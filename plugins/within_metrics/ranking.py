@@ -39,6 +39,8 @@ class PairwiseRanking(Evaluator):
     """
 
     name = "pairwise_ranking"
+    metric_names = ("pairwise_accuracy", "pairwise_accuracy_significant", "pairs",
+                    "significant_pairs")
     Params = PairwiseRankingParams
     needs_groups = True
 

@@ -154,8 +154,9 @@ def run_tune(job: JobSpec, *, address: Optional[str] = None,
     spec = job.tune
     steps = Steps(9, report)
     prepared = prepare_job(job, registry, steps)
-    known = {k for e in prepared.evaluators for k in _metric_names(e)}
-    if known and spec.metric not in known:
+    known = {name for e in prepared.evaluators for name in e.metric_names}
+    declared = all(e.metric_names for e in prepared.evaluators)
+    if declared and spec.metric not in known:
         raise ConfigError("tune.metric", f'"{spec.metric}" is not computed by the '
                           f"job's evaluators; they compute {', '.join(sorted(known))}")
 
@@ -247,16 +248,13 @@ def _interrupted(results, spec: TuneSpec, elapsed: float) -> bool:
 
 
 def _with_best_params(job: JobSpec, prepared: PreparedJob, registry) -> PreparedJob:
+    """The prepared job with its model rebuilt from the best point's params."""
     from within.config import resolve_plugins
 
     plugins = resolve_plugins(job, registry)
-    models = dict(prepared.models)
     cls, params = plugins["model"]
-    models["model"] = instantiate_model(cls, params, job.schema, "model")
-    for key in list(models):
-        if key.startswith("baselines."):
-            cls, params = plugins[key]
-            models[key] = instantiate_model(cls, params, job.schema, key)
+    models = {**prepared.models,
+              "model": instantiate_model(cls, params, job.schema, "model")}
     return PreparedJob(plugins, models, prepared.evaluators, prepared.split,
                        prepared.data_fingerprint)
 
@@ -310,18 +308,6 @@ def plot_history(trials: pd.DataFrame, spec: TuneSpec, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _metric_names(evaluator) -> set[str]:
-    """The metric names an evaluator returns, found by evaluating a tiny input."""
-    from within.schema import Outcome
-
-    outcome = Outcome(np.array([1.0, 0.0, 2.0, 1.0]), np.array([4.0, 4.0, 5.0, 6.0]),
-                      np.array(["a", "a", "b", "b"]))
-    try:
-        return set(evaluator.evaluate(outcome, np.array([0.3, 0.2, 0.5, 0.1])))
-    except Exception:  # an evaluator may refuse a toy input; then don't check
-        return set()
 
 
 def _new_run_dir(output: Path) -> Path:
