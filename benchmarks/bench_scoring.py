@@ -5,7 +5,8 @@ What is measured
 A fitted AdScorePredictor is either loaded (``--model PATH``, a saved artifact
 folder) or trained here in this process without Ray on the bundled Upworthy
 data (schema, params and 0.15/0.15 grouped split with seed 0 from
-configs/ad_score.yaml; ``--epochs`` shortens the network's training). Then
+configs/ad_score.yaml; ``--epochs`` and ``--seeds`` shorten the network's
+training). Then
 ``--rows`` rows (default 100,000) are drawn with replacement, with a fixed seed,
 from the prepared Upworthy rows, and the same rows are scored three ways:
 
@@ -34,6 +35,10 @@ hybrid's median time by the other's median time measured in this same run, so
 ``hybrid / xgboost alone = 5.0x`` means the hybrid takes five times as long as
 XGBoost alone on these rows on this machine. Absolute numbers depend on the
 machine and its load; compare ratios, and rerun if min and max are far apart.
+The "load before the run" line (a 1 s sample) and the "other work during the
+run" line (CPU time of everything but this process, averaged over the run) say
+how many CPUs other work kept busy; above about 0.25 the timings are not
+trustworthy, and a max far above the median shows when it struck.
 The breakdown's shares are of the sum of the steps; "sum of steps vs hybrid"
 near 100% means the steps account for the whole of ``predict``.
 """
@@ -66,6 +71,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "config's, i.e. the model default)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the row resampling (default 0)")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="networks the network member trains from different seeds "
+                        "(default: the config's, i.e. the model default)")
     return parser.parse_args(argv)
 
 
@@ -82,7 +90,7 @@ def obtain_model(args):
                          "model, not an AdScorePredictor; this benchmark needs one")
         return model, model.schema, (f"loaded {args.model} (version "
                                      f"{loaded.manifest.get('version')})")
-    job, params = _common.load_schema_and_params(args.epochs)
+    job, params = _common.load_schema_and_params(args.epochs, args.seeds)
     split = _common.upworthy_split(job)
     model, runner, seconds = _common.fit_in_process(job, params, split.train,
                                                     split.validation)
@@ -91,7 +99,7 @@ def obtain_model(args):
         f"trained here without Ray on {len(split.train)} train / "
         f"{len(split.validation)} validation rows in {seconds:.1f} s "
         f"(xgboost {report.get('xgboost', {}).get('rounds')} rounds, network best "
-        f"epoch {report.get('network', {}).get('best_epoch')} of at most "
+        f"epoch(s) {_common.best_epochs(report)} of at most "
         f"{params.network.epochs}, on {report.get('network', {}).get('device')})")
     return model, job.schema, description
 
@@ -102,6 +110,8 @@ def rate(rows: int, seconds: float) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    start_load = _common.load_line("before the run")
+    other_work = _common.OtherWork()
     _common.set_threads(args.threads)
     import xgboost as xgb
     from scipy.special import expit
@@ -115,7 +125,7 @@ def main(argv=None) -> None:
     frame = prepared.iloc[rng.integers(0, len(prepared), args.rows)].reset_index(drop=True)
 
     print("bench_scoring: hybrid AdScorePredictor vs XGBoost alone")
-    for line in _common.environment_lines(args.threads):
+    for line in _common.environment_lines(args.threads, start_load):
         print(line)
     print(f"model: {description}")
     print(f"rows: {args.rows:,} drawn with replacement (seed {args.seed}) from "
@@ -196,9 +206,11 @@ def main(argv=None) -> None:
           f"({100 * total / t_hybrid.median:.0f}%)")
     print(f"  check: blend of the members' margins vs predict, max |diff| "
           f"{blend_check:.2e}")
+    print()
+    print(other_work.line())
 
 
 if __name__ == "__main__":
     started = time.perf_counter()
     main()
-    print(f"\nbenchmark wall time {time.perf_counter() - started:.0f} s")
+    print(f"benchmark wall time {time.perf_counter() - started:.0f} s")

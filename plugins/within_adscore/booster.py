@@ -27,6 +27,11 @@ def booster_device(preferred: str) -> str:
         return "cpu"
 
 
+def task_threads() -> int:
+    """Threads this process may use: Ray sets OMP_NUM_THREADS to a task's CPUs."""
+    return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+
+
 def train_booster(train: pd.DataFrame, train_targets: Targets, validation: pd.DataFrame,
                   validation_targets: Targets, params, base_margin: float,
                   seed: int, threads: Optional[int] = None,
@@ -60,7 +65,7 @@ def train_booster(train: pd.DataFrame, train_targets: Targets, validation: pd.Da
         "tree_method": "hist",
         "device": booster_device(params.device),
         "seed": seed,
-        "nthread": threads or os.cpu_count(),
+        "nthread": threads or task_threads(),
         "disable_default_eval_metric": 1,
     }
     history: list[dict] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -94,10 +95,15 @@ class Encoder:
 
     # -- encodings -----------------------------------------------------------
 
-    def _dense_raw(self, frame: pd.DataFrame) -> np.ndarray:
-        parts = [frame[list(self.schema.numeric)].to_numpy(dtype=np.float64)]
-        parts += [text_statistics(frame[column]) for column in self.schema.text]
-        return np.concatenate(parts, axis=1) if parts else np.zeros((len(frame), 0))
+    def _statistics(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        return [text_statistics(frame[column]) for column in self.schema.text]
+
+    def _dense_raw(self, frame: pd.DataFrame,
+                   statistics: Optional[list[np.ndarray]] = None) -> np.ndarray:
+        if statistics is None:
+            statistics = self._statistics(frame)
+        parts = [frame[list(self.schema.numeric)].to_numpy(dtype=np.float64), *statistics]
+        return np.concatenate(parts, axis=1)
 
     def _category_codes(self, frame: pd.DataFrame) -> np.ndarray:
         codes = np.zeros((len(frame), len(self.schema.categorical)), dtype=np.int64)
@@ -111,24 +117,37 @@ class Encoder:
                              unseen, OTHER)
         return codes
 
-    def tree_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def encode(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, NetworkInputs]:
+        """Inputs of both members, computing text statistics and codes once."""
+        statistics = self._statistics(frame)
+        codes = self._category_codes(frame)
+        return (self.tree_frame(frame, statistics, codes),
+                self.network_inputs(frame, statistics, codes))
+
+    def tree_frame(self, frame: pd.DataFrame,
+                   statistics: Optional[list[np.ndarray]] = None,
+                   codes: Optional[np.ndarray] = None) -> pd.DataFrame:
         """Features for XGBoost: numeric (NaN kept), categorical, text statistics."""
+        if statistics is None:
+            statistics = self._statistics(frame)
+        if codes is None:
+            codes = self._category_codes(frame)
         columns = {}
         for column in self.schema.numeric:
             columns[column] = frame[column].to_numpy(dtype=np.float64)
-        codes = self._category_codes(frame)
         for j, column in enumerate(self.schema.categorical):
             levels = self.state["categories"][column]
             columns[column] = pd.Categorical.from_codes(codes[:, j], categories=levels)
-        for column in self.schema.text:
-            stats = text_statistics(frame[column])
+        for column, stats in zip(self.schema.text, statistics):
             for k, stat in enumerate(TEXT_STATISTICS):
                 columns[f"{column}__{stat}"] = stats[:, k]
         return pd.DataFrame(columns, index=frame.index)[self.tree_feature_names]
 
-    def network_inputs(self, frame: pd.DataFrame) -> NetworkInputs:
+    def network_inputs(self, frame: pd.DataFrame,
+                       statistics: Optional[list[np.ndarray]] = None,
+                       codes: Optional[np.ndarray] = None) -> NetworkInputs:
         dense_state = self.state["dense"]
-        raw = self._dense_raw(frame)
+        raw = self._dense_raw(frame, statistics)
         missing = np.isnan(raw[:, : len(self.schema.numeric)])
         filled = np.where(np.isnan(raw), np.asarray(dense_state["median"]), raw)
         scaled = (filled - np.asarray(dense_state["mean"])) / np.asarray(dense_state["scale"])
@@ -139,7 +158,9 @@ class Encoder:
                                for c in self.schema.text], axis=1)
         else:
             tokens = np.zeros((len(frame), 0, max_tokens), dtype=np.int64)
-        return NetworkInputs(tokens, self._category_codes(frame), dense.astype(np.float32))
+        if codes is None:
+            codes = self._category_codes(frame)
+        return NetworkInputs(tokens, codes, dense.astype(np.float32))
 
     @property
     def category_cardinalities(self) -> list[int]:

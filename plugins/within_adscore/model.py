@@ -186,10 +186,8 @@ class AdScorePredictor(within.Model):
     # -- scoring --------------------------------------------------------------
 
     def _member_margins(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([
-            self.booster.margin(self.encoder.tree_frame(frame)),
-            self.network.margin(self.encoder.network_inputs(frame)),
-        ])
+        tree, network = self.encoder.encode(frame)
+        return np.column_stack([self.booster.margin(tree), self.network.margin(network)])
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return self.predict_components(frame)["hybrid"]
