@@ -334,3 +334,16 @@ def test_manifest_file_given_instead_of_its_folder(saved):
     path, _, _ = saved
     with pytest.raises(ArtifactError, match="is a file; give the model folder"):
         load_artifact(path / "manifest.json")
+
+
+def test_network_device_is_resolved_where_it_trains():
+    import torch
+
+    from within_adscore.network import torch_device
+
+    assert torch_device("cpu") == "cpu"
+    assert torch_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(within.ConfigError, match="model.params.network.device: "
+                           '"cuda" was asked for but torch sees no CUDA device'):
+            torch_device("cuda")

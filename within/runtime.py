@@ -112,15 +112,3 @@ def run_tasks(tasks: list[Task]) -> list[Any]:
         if isinstance(exc.cause, WithinError):
             raise exc.cause from None
         raise exc.as_instanceof_cause() from None
-
-
-def torch_device(preferred: str = "auto") -> str:
-    """``cuda`` when asked for or available (``auto``), else ``cpu``."""
-    import torch
-
-    if preferred == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if preferred == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("model.params.device", 'device "cuda" was asked for but no '
-                          'CUDA device is visible; use "auto" or "cpu"')
-    return preferred

@@ -130,7 +130,6 @@ class AdScorePredictor(within.Model):
         logger.info("Network sizes from the inputs: %s", self.network_sizes)
 
         gpus = _visible_gpus() if params.network.device != "cpu" else 0
-        network_device = "cuda" if gpus else "cpu"
         if params.network.device == "cuda" and not gpus:
             raise within.ConfigError("model.params.network.device",
                                      '"cuda" was asked for but no GPU is visible; use '
@@ -138,19 +137,18 @@ class AdScorePredictor(within.Model):
         context.progress("training members")
         # Intermediate metrics can only be reported from this process.
         steps = {"report_step": context.report_step} if context.report_step else {}
-        network_train = self.encoder.network_inputs(train)
-        network_valid = self.encoder.network_inputs(validation)
+        tree_train, network_train = self.encoder.encode(train)
+        tree_valid, network_valid = self.encoder.encode(validation)
         booster_result, *network_results = context.run_tasks([
             Task(train_booster, name="train_xgboost", num_cpus=1, args=(
-                self.encoder.tree_frame(train), train_targets,
-                self.encoder.tree_frame(validation), valid_targets, params.booster,
+                tree_train, train_targets, tree_valid, valid_targets, params.booster,
                 self.base_logit, context.seed), kwargs=steps),
             *(Task(train_network, name=f"train_network_{k}", num_cpus=1,
                    # Several small networks share one GPU.
                    num_gpus=(1 / params.network.seeds) if gpus else 0, args=(
                        network_train, train_targets, network_valid, valid_targets,
                        self.network_sizes, params.network, self.base_logit,
-                       context.seed + k, network_device), kwargs=steps)
+                       context.seed + k, params.network.device), kwargs=steps)
               for k in range(params.network.seeds)),
         ])
         self.booster = BoosterMember(booster_result["model"], self.base_logit)

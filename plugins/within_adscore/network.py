@@ -20,10 +20,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from within import ConfigError
 from within_adscore.encoding import NetworkInputs
 from within_adscore.objective import Targets
 
 logger = logging.getLogger(__name__)
+
+
+def torch_device(preferred: str = "auto") -> str:
+    """``cuda`` when asked for or available (``auto``), else ``cpu``."""
+    if preferred == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if preferred == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("model.params.network.device", '"cuda" was asked for but '
+                          "torch sees no CUDA device in this process; use \"auto\" "
+                          'or "cpu"')
+    return preferred
 
 
 def derive_sizes(vocabulary_size: int, cardinalities: list[int], dense_width: int,
@@ -149,6 +161,9 @@ def train_network(train: NetworkInputs, train_targets: Targets,
     and the training history.
     """
     started = time.perf_counter()
+    # Resolved here, where the work runs: the driver may see GPUs that Ray
+    # declares but this process's torch cannot use.
+    device = torch_device(device)
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
