@@ -8,9 +8,11 @@ with ``RAY_AUTH_MODE=token`` and the token ``ray start --head`` wrote.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -28,20 +30,56 @@ def free_port() -> int:
 
 @pytest.fixture
 def two_node_cluster(tmp_path):
+    """A head and a worker, each a ``ray start --block`` in its own session.
+
+    Stopping them kills only their process groups: ``ray stop`` would end every
+    Ray on this machine, a user's included.
+    """
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     port = free_port()
     address = f"127.0.0.1:{port}"
-    common = ["--num-cpus=1", "--disable-usage-stats"]
+    common = ["--num-cpus=1", "--disable-usage-stats", "--block"]
+    nodes = []
     try:
-        subprocess.run([RAY, "start", "--head", f"--port={port}",
-                        "--include-dashboard=false", *common], env=env, check=True,
-                       capture_output=True, timeout=180)
-        subprocess.run([RAY, "start", f"--address={address}", *common], env=env,
-                       check=True, capture_output=True, timeout=180)
+        nodes.append(subprocess.Popen(
+            [RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",
+             *common], env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))
+        wait_for_nodes(address, env, 1)
+        nodes.append(subprocess.Popen(
+            [RAY, "start", f"--address={address}", *common], env=env,
+            start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL))
+        wait_for_nodes(address, env, 2)
         yield address, env
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True,
-                       timeout=120)
+        for node in reversed(nodes):
+            stop_group(node)
+
+
+def wait_for_nodes(address: str, env: dict, count: int, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = subprocess.run([RAY, "status", f"--address={address}"], env=env,
+                                capture_output=True, text=True, timeout=60)
+        active = status.stdout.split("Pending:")[0].count(" node_")
+        if status.returncode == 0 and active >= count:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the test cluster at {address} did not reach {count} nodes")
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @pytest.mark.ray

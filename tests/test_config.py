@@ -183,3 +183,12 @@ def test_no_plugin_of_a_kind_installed():
     with pytest.raises(ConfigError, match='unknown model plugin "x"; no model plugin '
                        "is installed"):
         Registry([], autoload=False).get("model", "x", path="model.name")
+
+
+def test_booleans_and_strings_are_not_coerced_to_numbers(job_dict):
+    job_dict["model"]["params"] = {"booster": {"n_estimators": True}}
+    assert errors_of(job_dict).startswith(
+        "model.params.booster.n_estimators: Input should be a valid integer; got True")
+    job_dict["model"]["params"] = {"network": {"dropout": "0.2"}}
+    assert errors_of(job_dict).startswith(
+        "model.params.network.dropout: Input should be a valid number; got '0.2'")

@@ -17,7 +17,10 @@ class StrictModel(pydantic.BaseModel):
     are, so the check happens here, before field validation.
     """
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=False)
+    # Strict: YAML already gives numbers, booleans and strings their own types,
+    # so `true` for a count or "3" for a depth is a mistake to report, not to
+    # coerce (ints are still accepted where a float is expected).
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=False, strict=True)
 
     @pydantic.model_validator(mode="before")
     @classmethod

@@ -113,6 +113,8 @@ def tune_trial(config: dict, *, job_data: dict, split, metric: str) -> None:
     registry = get_registry()
     plugins = resolve_plugins(job, registry)
     cls = plugins["model"][0]
+    # Ray Tune may hand NumPy scalars; params are validated strictly.
+    config = {key: _plain(value) for key, value in config.items()}
     params = validate(cls.Params, with_params(job.model.params, config),
                       prefix="model.params")
     model = instantiate_model(cls, params, job.schema, "model")
