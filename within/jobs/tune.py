@@ -25,7 +25,7 @@ from within.config import JobSpec, TuneSpec, instantiate_model, with_params
 from within.data import holdout_by_group
 from within.errors import ConfigError, Interrupted
 from within.jobs.train import (PreparedJob, Steps, build_evaluators, evaluate,
-                               prepare_job, train_compare_save)
+                               new_run_dir, prepare_job, train_compare_save)
 from within.registry import Registry, get_registry
 from within.runtime import ray_session, run_inline
 from within.types import FitContext
@@ -218,7 +218,7 @@ def run_tune(job: JobSpec, *, address: Optional[str] = None,
                          ignore_index=True)
         fraction = job.split.validation / (1 - job.split.test)
         train, holdout = holdout_by_group(pool, job.schema.group, fraction, job.split.seed)
-        run_dir = _new_run_dir(output)
+        run_dir = new_run_dir(job)
         trials.to_csv(run_dir / "trials.csv", index=False)
         plot_history(trials, spec, run_dir / "history.png")
         search = {"metric": spec.metric, "mode": spec.mode,
@@ -310,19 +310,6 @@ def plot_history(trials: pd.DataFrame, spec: TuneSpec, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def _new_run_dir(output: Path) -> Path:
-    import datetime as dt
-
-    run_dir = output / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    n = 1
-    candidate = run_dir
-    while candidate.exists():
-        n += 1
-        candidate = run_dir.with_name(f"{run_dir.name}-{n}")
-    candidate.mkdir(parents=True)
-    return candidate
 
 
 def _plain(value):
