@@ -117,7 +117,8 @@ def main(argv=None) -> int:
     job = parse_job(data)
     prepared = prepare_job(job, get_registry(), Steps(1, lambda message: None))
 
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False,
+             configure_logging=False,
              log_to_driver=False)
     runs: dict[tuple[str, int], list[float]] = {}
     with tempfile.TemporaryDirectory() as storage:

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,6 +56,11 @@ def two_node_cluster(tmp_path):
     finally:
         for node in reversed(nodes):
             stop_group(node)
+        # A head killed this way leaves its address where a bare ray.init()
+        # would try to join it later; forget it if it is still ours.
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
 
 
 def wait_for_nodes(address: str, env: dict, count: int, timeout: float = 180) -> None:
