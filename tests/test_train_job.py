@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -61,10 +60,20 @@ def test_train_job_end_to_end(ray_local, job_dict, upworthy):
     artifact = load_artifact(written["artifact"])
     assert artifact.manifest["metrics"] == models["hybrid"]
     assert (run_dir / "job.yaml").is_file()
-    # The saved model reproduces the scores the job evaluated.
-    frame = artifact.schema.prepare(upworthy.head(50), need_outcome=False, source="t")
-    np.testing.assert_array_equal(artifact.model.predict(frame),
-                                  artifact.model.predict(frame.copy()))
+    # The saved model reproduces the scores the job evaluated: rebuild the job's
+    # test rows and score them with the loaded model.
+    from within.data import sample_groups, split_by_group
+    from within_metrics import ClickMetrics
+
+    schema = artifact.schema
+    frame = sample_groups(schema.prepare(upworthy, need_outcome=True, source="t"),
+                          schema.group, 300, seed=0)
+    test = split_by_group(frame, schema.group, validation=0.15, test=0.15, seed=0).test
+    assert len(test) == rows["test"]
+    scores = artifact.model.predict(test)
+    log_loss = ClickMetrics(ClickMetrics.Params()).evaluate(schema.outcome(test),
+                                                            scores)["log_loss"]
+    assert log_loss == pytest.approx(models["hybrid"]["log_loss"], rel=1e-9)
 
 
 def _groups_of_slice(upworthy):
