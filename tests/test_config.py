@@ -192,3 +192,11 @@ def test_booleans_and_strings_are_not_coerced_to_numbers(job_dict):
     job_dict["model"]["params"] = {"network": {"dropout": "0.2"}}
     assert errors_of(job_dict).startswith(
         "model.params.network.dropout: Input should be a valid number; got '0.2'")
+
+
+def test_resume_is_only_for_tune_jobs(job_dict):
+    from within.jobs.train import run_train
+
+    with pytest.raises(ConfigError, match='--resume: only tune jobs can be resumed; '
+                       'job "slice" is kind "train"'):
+        run_train(parse_job(job_dict), resume=True)

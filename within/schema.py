@@ -258,10 +258,6 @@ class Outcome:
     trials: np.ndarray
     groups: Optional[np.ndarray] = None
 
-    @property
-    def rate(self) -> np.ndarray:
-        return self.successes / self.trials
-
 
 def _category_label(value) -> str:
     """A category's label, the same however the file stored it.

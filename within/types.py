@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Optional
+from typing import Callable, ClassVar, Optional
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,6 @@ class FitContext:
     run_tasks: Callable[..., list] = None  # type: ignore[assignment]
     progress: Callable[[str], None] = lambda message: None
     report_step: Optional[Callable[[dict], None]] = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.run_tasks is None:

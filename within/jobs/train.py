@@ -17,7 +17,7 @@ import yaml
 from within.artifacts import save_artifact, write_json_atomic
 from within.config import JobSpec, instantiate_model, resolve_plugins
 from within.data import Split, fingerprint, read_table, sample_groups, split_by_group
-from within.errors import DataError
+from within.errors import ConfigError, DataError
 from within.registry import Registry, get_registry
 from within.runtime import ray_session
 from within.types import Evaluator, FitContext, Model
@@ -99,8 +99,11 @@ def build_evaluators(plugins: dict, schema) -> list[Evaluator]:
 
 def run_train(job: JobSpec, *, address: Optional[str] = None,
               registry: Optional[Registry] = None,
-              report: Callable[[str], None] = logger.info, **_ignored) -> dict:
+              report: Callable[[str], None] = logger.info, resume: bool = False) -> dict:
     """Run a train job; return what was written to ``metrics.json``."""
+    if resume:
+        raise ConfigError("--resume", f'only tune jobs can be resumed; job "{job.name}" '
+                          'is kind "train"')
     registry = registry or get_registry()
     steps = Steps(6, report)
     prepared = prepare_job(job, registry, steps)
